@@ -3,7 +3,7 @@ import { defineConfig } from "tsup";
 export default defineConfig({
   entry: ["src/index.ts"],
   format: ["esm"],
-  dts: true,
+  dts: { compilerOptions: { paths: {} } },
   sourcemap: true,
   clean: true,
   target: "node20",
