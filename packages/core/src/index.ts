@@ -17,3 +17,4 @@ export * from "./ops/pool.js";
 export * from "./ops/interpolate.js";
 export * from "./ops/attention.js";
 export * from "./ops/loss.js";
+export * from "./ops/optim.js";

@@ -1,0 +1,2 @@
+// Filled in by the op set of this module; see docs/ops.md.
+export {};
