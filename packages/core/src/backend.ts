@@ -80,7 +80,16 @@ export const BINARY_OPS = [
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
-export const COMPARE_OPS: ReadonlySet<BinaryOp> = new Set(["eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr"]);
+export const COMPARE_OPS: ReadonlySet<BinaryOp> = new Set([
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "logicalAnd",
+  "logicalOr",
+]);
 
 /** Reductions over a sorted set of axes. `argmax`/`argmin` take exactly one axis and write int32. */
 export const REDUCE_OPS = ["sum", "prod", "max", "min", "argmax", "argmin"] as const;
@@ -167,9 +176,24 @@ export interface AdamAttrs {
 export interface FusedKernels {
   softmax(x: View, dim: number, out: View): void;
   logSoftmax(x: View, dim: number, out: View): void;
-  layerNorm(x: View, weight: View | null, bias: View | null, normalizedSize: number, eps: number, out: View): void;
+  layerNorm(
+    x: View,
+    weight: View | null,
+    bias: View | null,
+    normalizedSize: number,
+    eps: number,
+    out: View,
+  ): void;
   gelu(x: View, approximate: "none" | "tanh", out: View): void;
-  attention(q: View, k: View, v: View, mask: View | null, attrs: AttentionAttrs, out: View, weights: View | null): void;
+  attention(
+    q: View,
+    k: View,
+    v: View,
+    mask: View | null,
+    attrs: AttentionAttrs,
+    out: View,
+    weights: View | null,
+  ): void;
   conv2d(x: View, w: View, bias: View | null, attrs: ConvAttrs, out: View): void;
   convTranspose2d(x: View, w: View, bias: View | null, attrs: ConvTransposeAttrs, out: View): void;
   maxPool2d(x: View, attrs: PoolAttrs, out: View): void;

@@ -139,7 +139,11 @@ export function f16ToF32(h: number): number {
 }
 
 /** Decode stored half bits to float32 values. */
-export function decodeHalf(dtype: "float16" | "bfloat16", bits: Uint16Array, out?: Float32Array): Float32Array {
+export function decodeHalf(
+  dtype: "float16" | "bfloat16",
+  bits: Uint16Array,
+  out?: Float32Array,
+): Float32Array {
   const res = out ?? new Float32Array(bits.length);
   if (dtype === "bfloat16") {
     const view = new Uint32Array(res.buffer, res.byteOffset, res.length);

@@ -104,7 +104,9 @@ export function getBackend(): Backend {
   let best: [string, BackendEntry] | undefined;
   for (const e of registry) if (!best || e[1].priority > best[1].priority) best = e;
   if (!best) {
-    throw new Error("no backend is registered: import '@tessera/backend-js' (or another backend) before creating tensors");
+    throw new Error(
+      "no backend is registered: import '@tessera/backend-js' (or another backend) before creating tensors",
+    );
   }
   active = findBackend(best[0]);
   return active;
@@ -133,7 +135,9 @@ export function withBackend<T>(name: string, fn: () => T): T {
 
 export function allocateStorage(backend: Backend, dtype: DType, size: number): Storage {
   if (!backend.dtypes.includes(dtype)) {
-    throw new TypeError(`${backend.name}: dtype ${dtype} is not supported (supported: ${backend.dtypes.join(", ")})`);
+    throw new TypeError(
+      `${backend.name}: dtype ${dtype} is not supported (supported: ${backend.dtypes.join(", ")})`,
+    );
   }
   const s = new Storage(backend, backend.allocate(dtype, size), dtype, size);
   live.storages++;
@@ -255,7 +259,9 @@ export function tidy<T>(a: string | (() => T), b?: () => T): T {
   if (result instanceof Promise) {
     // Free what was created so far, then explain the fix instead of silently leaking across awaits.
     closeScope(scope, undefined);
-    throw new Error(`${name}: the function returned a Promise; use 'await scope(async () => …)' for async work`);
+    throw new Error(
+      `${name}: the function returned a Promise; use 'await scope(async () => …)' for async work`,
+    );
   }
   closeScope(scope, result);
   return result;

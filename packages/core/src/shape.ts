@@ -43,13 +43,19 @@ export function fmtShape(shape: Shape): string {
 export function normalizeDim(dim: number, rank: number, op: string, arg = "dim"): number {
   const r = Math.max(rank, 1);
   if (!Number.isInteger(dim) || dim < -r || dim >= r) {
-    throw new RangeError(`${op}: ${arg} ${dim} is out of range for a tensor of rank ${rank} (expected ${-r}..${r - 1})`);
+    throw new RangeError(
+      `${op}: ${arg} ${dim} is out of range for a tensor of rank ${rank} (expected ${-r}..${r - 1})`,
+    );
   }
   return dim < 0 ? dim + r : dim;
 }
 
 /** Normalises a dim list (undefined = all dims), sorted and without duplicates. */
-export function normalizeDims(dims: number | readonly number[] | undefined, rank: number, op: string): number[] {
+export function normalizeDims(
+  dims: number | readonly number[] | undefined,
+  rank: number,
+  op: string,
+): number[] {
   if (dims === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof dims === "number" ? [dims] : dims;
   const out = list.map((d) => normalizeDim(d, rank, op));
@@ -82,7 +88,8 @@ export function broadcastShapes(a: Shape, b: Shape, op = "broadcast"): number[] 
 export function broadcastStrides(shape: Shape, strides: readonly number[], target: Shape): number[] {
   const out = new Array<number>(target.length).fill(0);
   const off = target.length - shape.length;
-  for (let i = 0; i < shape.length; i++) out[i + off] = shape[i] === 1 && target[i + off] !== 1 ? 0 : strides[i]!;
+  for (let i = 0; i < shape.length; i++)
+    out[i + off] = shape[i] === 1 && target[i + off] !== 1 ? 0 : strides[i]!;
   return out;
 }
 
@@ -102,11 +109,15 @@ export function inferShape(shape: readonly number[], size: number, op: string, f
   const out = [...shape];
   if (infer >= 0) {
     if (known === 0 || size % known !== 0) {
-      throw new RangeError(`${op}: shape ${fmtShape(shape)} is invalid for input of shape ${fmtShape(from)} (${size} elements)`);
+      throw new RangeError(
+        `${op}: shape ${fmtShape(shape)} is invalid for input of shape ${fmtShape(from)} (${size} elements)`,
+      );
     }
     out[infer] = size / known;
   } else if (known !== size) {
-    throw new RangeError(`${op}: shape ${fmtShape(shape)} is invalid for input of shape ${fmtShape(from)} (${size} elements)`);
+    throw new RangeError(
+      `${op}: shape ${fmtShape(shape)} is invalid for input of shape ${fmtShape(from)} (${size} elements)`,
+    );
   }
   return out;
 }

@@ -5,25 +5,25 @@
  * `ops/methods.ts`; their free-function forms are exported from the package root.
  */
 import type { Backend, View } from "./backend.js";
-import { type DType, type DataArray, type StorageArray, decodeHalf, isHalf } from "./dtype.js";
+import { type DataArray, type DType, decodeHalf, isHalf, type StorageArray } from "./dtype.js";
 import {
-  type Disposable,
-  type Storage,
   allocateStorage,
+  type Disposable,
   findBackend,
   getBackend,
   releaseStorage,
+  type Storage,
   trackTensor,
   untrackTensor,
 } from "./engine.js";
 import {
-  type Shape,
   contiguousStrides,
   fmtShape,
   inferShape,
   isContiguous,
   normalizeDim,
   numel,
+  type Shape,
 } from "./shape.js";
 
 /** Nested JS arrays as returned by `array()`. */
@@ -88,11 +88,18 @@ export class Tensor implements Disposable {
   /** The kernel-facing description of this tensor. */
   get view(): View {
     this.assertAlive("view");
-    return { id: this.storage.id, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    return {
+      id: this.storage.id,
+      dtype: this.dtype,
+      shape: this.shape,
+      strides: this.strides,
+      offset: this.offset,
+    };
   }
 
   assertAlive(op: string): void {
-    if (this.disposed) throw new Error(`${op}: tensor ${fmtShape(this.shape)} (${this.dtype}) was already disposed`);
+    if (this.disposed)
+      throw new Error(`${op}: tensor ${fmtShape(this.shape)} (${this.dtype}) was already disposed`);
   }
 
   dispose(): void {
@@ -194,10 +201,13 @@ export class Tensor implements Disposable {
   permute(...dims: number[] | [readonly number[]]): Tensor {
     const d = shapeArg(dims);
     if (d.length !== this.rank) {
-      throw new RangeError(`permute: dims ${fmtShape(d)} must list all ${this.rank} dims of ${fmtShape(this.shape)}`);
+      throw new RangeError(
+        `permute: dims ${fmtShape(d)} must list all ${this.rank} dims of ${fmtShape(this.shape)}`,
+      );
     }
     const norm = d.map((x) => normalizeDim(x, this.rank, "permute"));
-    if (new Set(norm).size !== norm.length) throw new RangeError(`permute: dims ${fmtShape(d)} repeat a dimension`);
+    if (new Set(norm).size !== norm.length)
+      throw new RangeError(`permute: dims ${fmtShape(d)} repeat a dimension`);
     if (this.rank === 0) return this.asStrided([], []);
     return this.asStrided(
       norm.map((i) => this.shape[i]!),
@@ -209,7 +219,9 @@ export class Tensor implements Disposable {
   expand(...shape: number[] | [readonly number[]]): Tensor {
     const target = [...shapeArg(shape)];
     if (target.length < this.rank) {
-      throw new RangeError(`expand: target ${fmtShape(target)} has fewer dims than input ${fmtShape(this.shape)}`);
+      throw new RangeError(
+        `expand: target ${fmtShape(target)} has fewer dims than input ${fmtShape(this.shape)}`,
+      );
     }
     const lead = target.length - this.rank;
     const strides = new Array<number>(target.length).fill(0);
@@ -237,7 +249,8 @@ export class Tensor implements Disposable {
   /** Elements [start, end) with `step` along `dim` (negative indices count from the end; clamped like Python). */
   slice(dim: number, start = 0, end?: number, step = 1): Tensor {
     const d = normalizeDim(dim, this.rank, "slice");
-    if (!Number.isInteger(step) || step <= 0) throw new RangeError(`slice: step must be a positive integer, got ${step}`);
+    if (!Number.isInteger(step) || step <= 0)
+      throw new RangeError(`slice: step must be a positive integer, got ${step}`);
     const n = this.shape[d]!;
     const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
     const s = clamp(start);
@@ -256,7 +269,9 @@ export class Tensor implements Disposable {
     const n = this.shape[d]!;
     const s = start < 0 ? start + n : start;
     if (s < 0 || length < 0 || s + length > n) {
-      throw new RangeError(`narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`);
+      throw new RangeError(
+        `narrow: start ${start} + length ${length} exceeds dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`,
+      );
     }
     return this.slice(d, s, s + length);
   }
@@ -266,7 +281,9 @@ export class Tensor implements Disposable {
     const d = normalizeDim(dim, this.rank, "select");
     const n = this.shape[d]!;
     if (!Number.isInteger(index) || index < -n || index >= n) {
-      throw new RangeError(`select: index ${index} is out of range for dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`);
+      throw new RangeError(
+        `select: index ${index} is out of range for dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`,
+      );
     }
     const i = index < 0 ? index + n : index;
     const shape = this.shape.filter((_, k) => k !== d);
@@ -311,9 +328,12 @@ export class Tensor implements Disposable {
     const d = normalizeDim(dim, this.rank, "unfold");
     const n = this.rank === 0 ? 1 : this.shape[d]!;
     if (!Number.isInteger(size) || size < 0 || size > n) {
-      throw new RangeError(`unfold: size ${size} exceeds dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`);
+      throw new RangeError(
+        `unfold: size ${size} exceeds dim ${dim} of size ${n} (input ${fmtShape(this.shape)})`,
+      );
     }
-    if (!Number.isInteger(step) || step <= 0) throw new RangeError(`unfold: step must be a positive integer, got ${step}`);
+    if (!Number.isInteger(step) || step <= 0)
+      throw new RangeError(`unfold: step must be a positive integer, got ${step}`);
     const count = Math.floor((n - size) / step) + 1;
     const shape = [...this.shape, size];
     const strides = [...this.strides, this.strides[d] ?? 1];
@@ -375,7 +395,10 @@ export class Tensor implements Disposable {
   dataSync(): DataArray {
     this.assertAlive("dataSync");
     const read = this.backend.readSync;
-    if (!read) throw new Error(`dataSync: backend '${this.backendName}' has no synchronous reads; use 'await tensor.data()'`);
+    if (!read)
+      throw new Error(
+        `dataSync: backend '${this.backendName}' has no synchronous reads; use 'await tensor.data()'`,
+      );
     const { base, owned } = this.contiguousRange();
     try {
       return this.decode(read.call(base.backend, base.storage.id, base.offset, base.size));
@@ -394,12 +417,14 @@ export class Tensor implements Disposable {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new RangeError(`item: tensor ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new RangeError(`item: tensor ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
     return (await this.data())[0]!;
   }
 
   itemSync(): number {
-    if (this.size !== 1) throw new RangeError(`item: tensor ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new RangeError(`item: tensor ${fmtShape(this.shape)} has ${this.size} elements, not 1`);
     return this.dataSync()[0]!;
   }
 
@@ -410,12 +435,15 @@ export class Tensor implements Disposable {
     if (target === this.backend) return this.asStrided(this.shape, this.strides);
     const read = this.backend.readSync;
     if (!read) {
-      throw new Error(`to: backend '${this.backendName}' has no synchronous reads; use 'await tensor.toAsync("${backendName}")'`);
+      throw new Error(
+        `to: backend '${this.backendName}' has no synchronous reads; use 'await tensor.toAsync("${backendName}")'`,
+      );
     }
     const { base, owned } = this.contiguousRange();
     try {
       const out = Tensor.empty(this.shape, this.dtype, target);
-      if (out.size > 0) target.write(out.storage.id, read.call(base.backend, base.storage.id, base.offset, base.size), 0);
+      if (out.size > 0)
+        target.write(out.storage.id, read.call(base.backend, base.storage.id, base.offset, base.size), 0);
       return out;
     } finally {
       if (owned) base.dispose();

@@ -4,7 +4,7 @@
  */
 import type { BinaryOp, ReduceOp, UnaryOp } from "../backend.js";
 import { COMPARE_OPS } from "../backend.js";
-import { type DType, castScalar, isFloating, promoteTypes, promoteWithScalar } from "../dtype.js";
+import { castScalar, type DType, isFloating, promoteTypes, promoteWithScalar } from "../dtype.js";
 import { broadcastShapes, broadcastStrides, fmtShape, normalizeDims, reducedShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -16,7 +16,8 @@ export function sameBackend(op: string, tensors: Record<string, Tensor | null | 
   let first: [string, Tensor] | undefined;
   for (const [name, t] of Object.entries(tensors)) {
     if (!t) continue;
-    if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor, got ${typeof t}`);
+    if (!(t instanceof Tensor))
+      throw new TypeError(`${op}: argument '${name}' must be a Tensor, got ${typeof t}`);
     t.assertAlive(op);
     if (!first) first = [name, t];
     else if (t.backend !== first[1].backend) {
@@ -49,10 +50,21 @@ export function unary(op: UnaryOp, x: Tensor, name: string = op): Tensor {
   sameBackend(name, { x });
   let outDtype = x.dtype;
   if (op === "logicalNot" || op === "isnan") outDtype = "bool";
-  const needsFloat = !["neg", "abs", "sign", "relu", "logicalNot", "isnan", "floor", "ceil", "round"].includes(op);
+  const needsFloat = ![
+    "neg",
+    "abs",
+    "sign",
+    "relu",
+    "logicalNot",
+    "isnan",
+    "floor",
+    "ceil",
+    "round",
+  ].includes(op);
   const src = needsFloat && !isFloating(x.dtype) ? asDtype(x, "float32") : x;
   if (needsFloat && !isFloating(x.dtype)) outDtype = "float32";
-  if (op === "neg" && x.dtype === "bool") throw new TypeError(`${name}: negation is not defined for bool tensors; use logicalNot`);
+  if (op === "neg" && x.dtype === "bool")
+    throw new TypeError(`${name}: negation is not defined for bool tensors; use logicalNot`);
   const out = Tensor.empty(x.shape, outDtype, x.backend);
   if (out.size > 0) x.backend.unary(op, src.view, out.view);
   if (src !== x) src.dispose();
@@ -63,8 +75,10 @@ export function unary(op: UnaryOp, x: Tensor, name: string = op): Tensor {
 export function binaryDtype(a: TensorLike, b: TensorLike): DType {
   if (a instanceof Tensor && b instanceof Tensor) {
     // A 0-d tensor does not widen a higher-rank one within the same category (PyTorch rule).
-    if (a.rank === 0 && b.rank > 0 && isFloating(a.dtype) === isFloating(b.dtype) && a.dtype !== "bool") return b.dtype;
-    if (b.rank === 0 && a.rank > 0 && isFloating(a.dtype) === isFloating(b.dtype) && b.dtype !== "bool") return a.dtype;
+    if (a.rank === 0 && b.rank > 0 && isFloating(a.dtype) === isFloating(b.dtype) && a.dtype !== "bool")
+      return b.dtype;
+    if (b.rank === 0 && a.rank > 0 && isFloating(a.dtype) === isFloating(b.dtype) && b.dtype !== "bool")
+      return a.dtype;
     return promoteTypes(a.dtype, b.dtype);
   }
   if (a instanceof Tensor) return promoteWithScalar(a.dtype, b as Scalar);
@@ -73,7 +87,13 @@ export function binaryDtype(a: TensorLike, b: TensorLike): DType {
 }
 
 /** Runs a binary kernel with promotion and broadcasting. `computeDtype` overrides the operand dtype. */
-export function binary(op: BinaryOp, a: TensorLike, b: TensorLike, name: string = op, computeDtype?: DType): Tensor {
+export function binary(
+  op: BinaryOp,
+  a: TensorLike,
+  b: TensorLike,
+  name: string = op,
+  computeDtype?: DType,
+): Tensor {
   const like = (a instanceof Tensor ? a : b) as Tensor;
   sameBackend(name, { a: a instanceof Tensor ? a : null, b: b instanceof Tensor ? b : null });
   const dtype = computeDtype ?? binaryDtype(a, b);
@@ -109,7 +129,9 @@ export function reduce(
   const axes = normalizeDims(dims, x.rank, name);
   for (const a of axes) {
     if (x.shape[a] === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
-      throw new RangeError(`${name}: cannot reduce over dim ${a} of size 0 (input ${fmtShape(x.shape)}); the result has no identity`);
+      throw new RangeError(
+        `${name}: cannot reduce over dim ${a} of size 0 (input ${fmtShape(x.shape)}); the result has no identity`,
+      );
     }
   }
   const keptShape = reducedShape(x.shape, axes, true);

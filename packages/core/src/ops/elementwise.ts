@@ -1,9 +1,18 @@
 /** Elementwise math, comparisons and selection. Each op is one row over the backend's unary/binary tables. */
 import type { BinaryOp, UnaryOp } from "../backend.js";
-import { type DType, castScalar, isFloating } from "../dtype.js";
+import { castScalar, type DType, isFloating } from "../dtype.js";
 import { broadcastShapes } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { type Scalar, type TensorLike, binary, binaryDtype, broadcastView, sameBackend, scalarTensor, unary } from "./dispatch.js";
+import {
+  binary,
+  binaryDtype,
+  broadcastView,
+  type Scalar,
+  sameBackend,
+  scalarTensor,
+  type TensorLike,
+  unary,
+} from "./dispatch.js";
 
 const u = (op: UnaryOp) => (x: Tensor) => unary(op, x);
 const bin = (op: BinaryOp) => (a: TensorLike, b: TensorLike) => binary(op, a, b);
@@ -117,7 +126,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 
 /** x with `value` wherever `mask` is true (mask broadcasts to x). */
 export function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor {
-  if (mask.dtype !== "bool") throw new TypeError(`maskedFill: 'mask' must be a bool tensor, got ${mask.dtype}`);
+  if (mask.dtype !== "bool")
+    throw new TypeError(`maskedFill: 'mask' must be a bool tensor, got ${mask.dtype}`);
   broadcastShapes(x.shape, mask.shape, "maskedFill");
   const v = scalarTensor(castScalar(x.dtype, Number(value)), x.dtype, x);
   const out = where(mask, v, x);
@@ -175,15 +185,60 @@ declare module "../tensor.js" {
 }
 
 const unaryMethods = {
-  neg, abs, exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, sin, cos, tanh, sigmoid, relu, erf, sign, floor, ceil, round, isnan, silu, logicalNot,
+  neg,
+  abs,
+  exp,
+  log,
+  log1p,
+  expm1,
+  sqrt,
+  rsqrt,
+  reciprocal,
+  sin,
+  cos,
+  tanh,
+  sigmoid,
+  relu,
+  erf,
+  sign,
+  floor,
+  ceil,
+  round,
+  isnan,
+  silu,
+  logicalNot,
 };
 for (const [name, fn] of Object.entries(unaryMethods)) {
-  Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor) { return fn(this); }, writable: true, configurable: true });
+  Object.defineProperty(Tensor.prototype, name, {
+    value: function (this: Tensor) {
+      return fn(this);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
-const binaryMethods = { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr };
+const binaryMethods = {
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  logicalAnd,
+  logicalOr,
+};
 for (const [name, fn] of Object.entries(binaryMethods)) {
   Object.defineProperty(Tensor.prototype, name, {
-    value: function (this: Tensor, other: TensorLike) { return fn(this, other); },
+    value: function (this: Tensor, other: TensorLike) {
+      return fn(this, other);
+    },
     writable: true,
     configurable: true,
   });
