@@ -18,3 +18,4 @@ export * from "./ops/interpolate.js";
 export * from "./ops/attention.js";
 export * from "./ops/loss.js";
 export * from "./ops/optim.js";
+export * from "./shadow.js";
