@@ -65,6 +65,13 @@ describe("torch op goldens: fixture inventory", () => {
   });
 });
 
+describe("torch op goldens: backends under test", () => {
+  it("'js' exposes fused kernels and 'js-primitives' none, so core's composites are what 'js-primitives' runs", () => {
+    expect(T.capabilities(T.findBackend("js")).fused.length).toBeGreaterThan(0);
+    expect(T.capabilities(T.findBackend("js-primitives")).fused).toEqual([]);
+  });
+});
+
 for (const backend of ["js", "js-primitives"]) {
   describe(`torch op goldens on '${backend}'`, () => {
     for (const c of cases) {

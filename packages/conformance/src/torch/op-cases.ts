@@ -154,10 +154,10 @@ export const TORCH_OP_CASES: Readonly<Record<string, TorchOpCase>> = {
   mean_dims13: unaryCase("y = x.mean(dim=(1, 3))", (x) => T.mean(x, [1, 3])),
   mean_all: unaryCase("y = x.mean()", (x) => T.mean(x)),
   var_last_biased_keepdim: unaryCase("y = x.var(dim=-1, unbiased=False, keepdim=True)", (x) =>
-    T.var(x, -1, { correction: 0, keepdim: true }),
+    T.var(x, -1, { unbiased: false, keepdim: true }),
   ),
   var_dims12_biased: unaryCase("y = x.var(dim=(1, 2), unbiased=False)", (x) =>
-    T.var(x, [1, 2], { correction: 0 }),
+    T.var(x, [1, 2], { unbiased: false }),
   ),
   // No options on purpose: pins Tessera's default correction (1, unbiased) to torch's.
   var_last_unbiased: unaryCase("y = x.var(dim=-1)  (torch default unbiased=True, divides by n-1)", (x) =>
