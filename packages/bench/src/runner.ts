@@ -1,0 +1,28 @@
+/** What the harness needs from anything it times: a Tessera backend or a peer library. */
+import type { Workload } from "./workloads.js";
+
+/** One workload with its inputs allocated on one runner. */
+export interface PreparedCase {
+  /** Computes the op once and waits for the result to be readable (`await data()`), then frees the output. */
+  run(): Promise<void>;
+  /** Frees the inputs. */
+  dispose(): void;
+}
+
+export interface Runner {
+  readonly name: string;
+  /** 'tessera' for a registered backend, 'peer' for another library we compare against. */
+  readonly kind: "tessera" | "peer";
+  readonly description: string;
+  /** Fused kernels the backend declares (empty for peers: not applicable). */
+  readonly fused: readonly string[];
+  /** Allocates inputs for `w`; throws `Unsupported` when the runner has no such op. */
+  prepare(w: Workload): PreparedCase;
+  /** Live tensors owned by this runner, to check that a case frees what it allocates. */
+  liveTensors(): number;
+}
+
+/** Thrown by `prepare` when a runner cannot run a workload at all; reported, not counted as a failure. */
+export class Unsupported extends Error {
+  override readonly name = "Unsupported";
+}

@@ -1,0 +1,112 @@
+/**
+ * Runners for Tessera backends. Every backend in core's registry is benchmarked, so a backend
+ * package that registers itself on import (backend-js today, backend-native later) shows up here
+ * with no change to the bench.
+ */
+
+import { JsBackend } from "@tessera/backend-js";
+import * as core from "@tessera/core";
+import {
+  capabilities,
+  findBackend,
+  listBackends,
+  memory,
+  randn,
+  registerBackend,
+  type Tensor,
+  tidy,
+  withBackend,
+} from "@tessera/core";
+import { type PreparedCase, type Runner, Unsupported } from "./runner.js";
+import type { Workload } from "./workloads.js";
+
+/** Backend packages that are benchmarked when installed; importing one registers its backends. */
+const OPTIONAL_BACKEND_PACKAGES = ["@tessera/backend-native"];
+
+/**
+ * Registers 'js-primitives' (backend-js with no fused kernels: every fused op runs core's composite,
+ * which is what the fused kernels buy) and imports the optional backend packages that are installed.
+ * Returns a note per optional package that is absent or failed to load.
+ */
+export async function registerBenchBackends(): Promise<string[]> {
+  if (!listBackends().includes("js-primitives")) {
+    registerBackend("js-primitives", () => new JsBackend({ name: "js-primitives", fused: [] }), 0);
+  }
+  const notes: string[] = [];
+  for (const spec of OPTIONAL_BACKEND_PACKAGES) {
+    try {
+      await import(spec);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      notes.push(
+        code === "ERR_MODULE_NOT_FOUND" ? `${spec}: not installed` : `${spec}: failed to load (${String(e)})`,
+      );
+    }
+  }
+  return notes;
+}
+
+type OpFn = (...args: unknown[]) => Tensor;
+
+/** Looks an op up by name, so the bench builds against a core that does not have every op yet. */
+function op(name: string): OpFn {
+  const fn = (core as unknown as Record<string, unknown>)[name];
+  if (typeof fn !== "function") throw new Unsupported(`@tessera/core exports no '${name}' op`);
+  return fn as OpFn;
+}
+
+/** How each workload calls the public op, PyTorch-style. */
+function compute(w: Workload, t: Record<string, Tensor>): () => Tensor {
+  switch (w.op) {
+    case "matmul": {
+      const matmul = op("matmul");
+      return () => matmul(t.a, t.b);
+    }
+    case "softmax": {
+      const softmax = op("softmax");
+      return () => softmax(t.x, -1);
+    }
+    case "layerNorm": {
+      const layerNorm = op("layerNorm");
+      const normalized = [w.shapes.x!.at(-1)!];
+      return () => layerNorm(t.x, normalized, t.weight, t.bias, 1e-5);
+    }
+    case "conv2d": {
+      const conv2d = op("conv2d");
+      return () => conv2d(t.x, t.w, null, { padding: w.padding ?? 0 });
+    }
+  }
+}
+
+export function tesseraRunner(name: string): Runner {
+  const backend = findBackend(name);
+  return {
+    name,
+    kind: "tessera",
+    description: backend.info().description,
+    fused: capabilities(backend).fused,
+    liveTensors: () => memory().backends[name]?.numTensors ?? 0,
+    prepare(w: Workload): PreparedCase {
+      const inputs: Record<string, Tensor> = {};
+      for (const [key, shape] of Object.entries(w.shapes)) inputs[key] = randn(shape, { backend: name });
+      let fn: () => Tensor;
+      try {
+        fn = compute(w, inputs);
+      } catch (e) {
+        for (const t of Object.values(inputs)) t.dispose();
+        throw e;
+      }
+      return {
+        async run() {
+          // tidy frees any intermediate a composite might leave behind; the output is ours to free.
+          const out = tidy(() => withBackend(name, fn));
+          await out.data();
+          out.dispose();
+        },
+        dispose() {
+          for (const t of Object.values(inputs)) t.dispose();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: ["src/index.ts", "src/cli.ts"],
+  format: ["esm"],
+  dts: { entry: "src/index.ts", compilerOptions: { paths: {} } },
+  sourcemap: true,
+  clean: true,
+  target: "node20",
+  // Peers are devDependencies, which tsup would otherwise bundle.
+  external: [/^@tensorflow\//],
+});
