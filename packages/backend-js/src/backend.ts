@@ -3,34 +3,52 @@
  * Half-precision views are decoded to float32, computed, and encoded back (one place: `halfSafe`).
  */
 import {
+  type AdamAttrs,
+  type AttentionAttrs,
   type Backend,
   type BackendInfo,
   type BinaryOp,
-  type DType,
+  bf16ToF32,
+  type ConvAttrs,
+  type ConvTransposeAttrs,
+  type CrossEntropyAttrs,
+  castScalar,
+  contiguousStrides,
   type DataId,
+  type DType,
+  encodeHalf,
+  FUSED_KERNELS,
   type FusedKernels,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  type InterpolateAttrs,
+  isHalf,
+  numel,
+  type PoolAttrs,
+  philoxFill,
   type RandomDistribution,
   type RandomState,
   type ReduceOp,
   type StorageArray,
   type UnaryOp,
   type View,
-  castScalar,
-  contiguousStrides,
-  encodeHalf,
-  f16ToF32,
-  bf16ToF32,
-  f32ToBf16,
-  f32ToF16,
-  isHalf,
-  numel,
-  philoxFill,
 } from "@tessera/core";
+import { adamKernel } from "./kernels/adam.js";
+import { attentionKernel } from "./kernels/attention.js";
+import { conv2dKernel, convTranspose2dKernel } from "./kernels/conv.js";
+import { crossEntropyKernel } from "./kernels/cross-entropy.js";
 import { binaryKernel, copyKernel, unaryKernel, whereKernel } from "./kernels/elementwise.js";
 import { gatherKernel, scatterAddKernel } from "./kernels/gather.js";
+import { geluKernel } from "./kernels/gelu.js";
+import { interpolateKernel } from "./kernels/interpolate.js";
+import { layerNormKernel } from "./kernels/layer-norm.js";
 import { matmulKernel } from "./kernels/matmul.js";
+import { adaptiveAvgPool2dKernel, avgPool2dKernel, maxPool2dKernel } from "./kernels/pool.js";
 import { reduceKernel } from "./kernels/reduce.js";
-import { StorageTable, encodeInto, halfToF32, hasHalf } from "./storage.js";
+import { softmaxKernel } from "./kernels/softmax.js";
+import type { FloatArray } from "./kernels/types.js";
+import { encodeInto, halfToF32, hasHalf, StorageTable } from "./storage.js";
 
 export const JS_DTYPES: readonly DType[] = ["float32", "float64", "int32", "bool", "float16", "bfloat16"];
 
@@ -49,7 +67,38 @@ export class JsBackend implements Backend {
 
   constructor(opts: JsBackendOptions = {}) {
     this.name = opts.name ?? "js";
-    this.fused = {};
+    const all = this.allFused();
+    const fused: Partial<FusedKernels> = {};
+    for (const k of opts.fused ?? FUSED_KERNELS) {
+      if (!(k in all)) {
+        throw new RangeError(
+          `JsBackend: unknown fused kernel '${k as string}' (known: ${FUSED_KERNELS.join(", ")})`,
+        );
+      }
+      (fused as Record<string, unknown>)[k] = all[k];
+    }
+    this.fused = Object.freeze(fused);
+  }
+
+  /** Every fused kernel this backend implements, bound to this instance. */
+  private allFused(): FusedKernels {
+    return {
+      softmax: (x, dim, out) => this.softmaxImpl(x, dim, out, false),
+      logSoftmax: (x, dim, out) => this.softmaxImpl(x, dim, out, true),
+      layerNorm: (x, w, b, size, eps, out) => this.layerNormImpl(x, w, b, size, eps, out),
+      gelu: (x, approximate, out) => this.geluImpl(x, approximate, out),
+      attention: (q, k, v, mask, attrs, out, weights) =>
+        this.attentionImpl(q, k, v, mask, attrs, out, weights),
+      conv2d: (x, w, bias, attrs, out) => this.conv2dImpl(x, w, bias, attrs, out),
+      convTranspose2d: (x, w, bias, attrs, out) => this.convTranspose2dImpl(x, w, bias, attrs, out),
+      maxPool2d: (x, attrs, out) => this.poolImpl("max", x, attrs, out),
+      avgPool2d: (x, attrs, out) => this.poolImpl("avg", x, attrs, out),
+      adaptiveAvgPool2d: (x, out) => this.adaptiveAvgPoolImpl(x, out),
+      interpolate: (x, attrs, out) => this.interpolateImpl(x, attrs, out),
+      crossEntropy: (logits, target, weight, attrs, out) =>
+        this.crossEntropyImpl(logits, target, weight, attrs, out),
+      adamUpdate: (param, grad, m, v, attrs) => this.adamImpl(param, grad, m, v, attrs),
+    };
   }
 
   // ---- storage ----
@@ -62,7 +111,9 @@ export class JsBackend implements Backend {
   write(id: DataId, values: StorageArray, offset: number): void {
     const dst = this.storage.get(id);
     if (offset + values.length > dst.length) {
-      throw new RangeError(`backend-js write: ${values.length} values at offset ${offset} exceed storage of ${dst.length}`);
+      throw new RangeError(
+        `backend-js write: ${values.length} values at offset ${offset} exceed storage of ${dst.length}`,
+      );
     }
     dst.set(values as never, offset);
   }
@@ -89,7 +140,11 @@ export class JsBackend implements Backend {
    * Runs `fn` with half-precision views replaced by float32 temporaries; the output (last view) is
    * computed in float32 and encoded back. Returns false when no half view is involved.
    */
-  protected halfSafe(views: (View | null)[], outs: View[], fn: (views: (View | null)[], outs: View[]) => void): boolean {
+  protected halfSafe(
+    views: (View | null)[],
+    outs: View[],
+    fn: (views: (View | null)[], outs: View[]) => void,
+  ): boolean {
     if (!hasHalf(...views, ...outs)) return false;
     const tmpTable = this.storage;
     const temps: DataId[] = [];
@@ -114,6 +169,14 @@ export class JsBackend implements Backend {
     return true;
   }
 
+  /** Storage of a float32/float64 view (fused kernels see no other dtype after `halfSafe`). */
+  protected farr(v: View): FloatArray {
+    return this.storage.get(v.id) as FloatArray;
+  }
+  protected farrOrNull(v: View | null): FloatArray | null {
+    return v ? (this.storage.get(v.id) as FloatArray) : null;
+  }
+
   private op(v: View) {
     return { data: this.arr(v), strides: v.strides, offset: v.offset };
   }
@@ -122,15 +185,29 @@ export class JsBackend implements Backend {
   copy(src: View, dst: View): void {
     const sa = this.arr(src);
     const da = this.arr(dst);
-    copyKernel({ data: sa, strides: src.strides, offset: src.offset }, { data: da, strides: dst.strides, offset: dst.offset }, src.shape, converter(src.dtype, dst.dtype));
+    copyKernel(
+      { data: sa, strides: src.strides, offset: src.offset },
+      { data: da, strides: dst.strides, offset: dst.offset },
+      src.shape,
+      converter(src.dtype, dst.dtype),
+    );
   }
 
   fill(dst: View, value: number): void {
     const a = this.arr(dst);
-    const stored = isHalf(dst.dtype) ? (dst.dtype === "float16" ? f32ToF16(value) : f32ToBf16(value)) : castScalar(dst.dtype, value);
+    const stored = isHalf(dst.dtype)
+      ? dst.dtype === "float16"
+        ? f32ToF16(value)
+        : f32ToBf16(value)
+      : castScalar(dst.dtype, value);
     const n = numel(dst.shape);
     if (n === 0) return;
-    copyKernel({ data: [stored], strides: dst.shape.map(() => 0), offset: 0 }, { data: a, strides: dst.strides, offset: dst.offset }, dst.shape, null);
+    copyKernel(
+      { data: [stored], strides: dst.shape.map(() => 0), offset: 0 },
+      { data: a, strides: dst.strides, offset: dst.offset },
+      dst.shape,
+      null,
+    );
   }
 
   random(dst: View, dist: RandomDistribution, state: RandomState): void {
@@ -138,8 +215,14 @@ export class JsBackend implements Backend {
     const tmp = new Float64Array(n);
     philoxFill(tmp, dist, state);
     const a = this.arr(dst);
-    if (isHalf(dst.dtype)) encodeHalf(dst.dtype as "float16" | "bfloat16", tmp, (a as Uint16Array).subarray(dst.offset, dst.offset + n));
-    else if (dst.dtype === "int32" || dst.dtype === "bool") for (let i = 0; i < n; i++) a[dst.offset + i] = castScalar(dst.dtype, tmp[i]!);
+    if (isHalf(dst.dtype))
+      encodeHalf(
+        dst.dtype as "float16" | "bfloat16",
+        tmp,
+        (a as Uint16Array).subarray(dst.offset, dst.offset + n),
+      );
+    else if (dst.dtype === "int32" || dst.dtype === "bool")
+      for (let i = 0; i < n; i++) a[dst.offset + i] = castScalar(dst.dtype, tmp[i]!);
     else (a as Float32Array | Float64Array).set(tmp, dst.offset);
   }
 
@@ -208,6 +291,211 @@ export class JsBackend implements Backend {
       dim,
     });
   }
+
+  // ---- fused kernels (exposed through `fused`, filtered by the constructor option) ----
+
+  private softmaxImpl(x: View, dim: number, out: View, log: boolean): void {
+    if (this.halfSafe([x], [out], ([cx], [co]) => this.softmaxImpl(cx!, dim, co!, log))) return;
+    softmaxKernel(this.farr(x), x.offset, x.shape, dim, this.farr(out), out.offset, log);
+  }
+
+  private layerNormImpl(x: View, w: View | null, b: View | null, size: number, eps: number, out: View): void {
+    if (
+      this.halfSafe([x, w, b], [out], ([cx, cw, cb], [co]) =>
+        this.layerNormImpl(cx!, cw!, cb!, size, eps, co!),
+      )
+    )
+      return;
+    const n = numel(x.shape);
+    const rows = size === 0 ? 0 : n / size;
+    layerNormKernel(
+      this.farr(x),
+      x.offset,
+      rows,
+      size,
+      this.farrOrNull(w),
+      w?.offset ?? 0,
+      this.farrOrNull(b),
+      b?.offset ?? 0,
+      eps,
+      this.farr(out),
+      out.offset,
+    );
+  }
+
+  private geluImpl(x: View, approximate: "none" | "tanh", out: View): void {
+    if (this.halfSafe([x], [out], ([cx], [co]) => this.geluImpl(cx!, approximate, co!))) return;
+    geluKernel(this.farr(x), x.offset, numel(x.shape), approximate, this.farr(out), out.offset);
+  }
+
+  private attentionImpl(
+    q: View,
+    k: View,
+    v: View,
+    mask: View | null,
+    attrs: AttentionAttrs,
+    out: View,
+    weights: View | null,
+  ): void {
+    const outs = weights ? [out, weights] : [out];
+    if (
+      this.halfSafe([q, k, v, mask], outs, ([cq, ck, cv, cm], [co, cw]) =>
+        this.attentionImpl(cq!, ck!, cv!, cm ?? null, attrs, co!, cw ?? null),
+      )
+    )
+      return;
+    const [B, Sq, D] = q.shape as [number, number, number];
+    attentionKernel({
+      q: this.farr(q),
+      qOff: q.offset,
+      k: this.farr(k),
+      kOff: k.offset,
+      v: this.farr(v),
+      vOff: v.offset,
+      mask: this.farrOrNull(mask),
+      maskOff: mask?.offset ?? 0,
+      B,
+      Sq,
+      Sk: k.shape[1]!,
+      D,
+      Dv: v.shape[2]!,
+      scale: attrs.scale,
+      causal: attrs.causal,
+      out: this.farr(out),
+      outOff: out.offset,
+      weights: this.farrOrNull(weights),
+      weightsOff: weights?.offset ?? 0,
+    });
+  }
+
+  private convArgs(x: View, w: View, bias: View | null, out: View) {
+    // Outputs are fresh contiguous views at offset 0 (contract), so kernels index `out` from 0.
+    return {
+      x: this.farr(x),
+      xOff: x.offset,
+      xShape: x.shape,
+      w: this.farr(w),
+      wOff: w.offset,
+      wShape: w.shape,
+      bias: this.farrOrNull(bias),
+      biasOff: bias?.offset ?? 0,
+      out: this.farr(out),
+      outShape: out.shape,
+    };
+  }
+
+  private conv2dImpl(x: View, w: View, bias: View | null, attrs: ConvAttrs, out: View): void {
+    if (
+      this.halfSafe([x, w, bias], [out], ([cx, cw, cb], [co]) =>
+        this.conv2dImpl(cx!, cw!, cb ?? null, attrs, co!),
+      )
+    )
+      return;
+    conv2dKernel(this.convArgs(x, w, bias, out), attrs);
+  }
+
+  private convTranspose2dImpl(
+    x: View,
+    w: View,
+    bias: View | null,
+    attrs: ConvTransposeAttrs,
+    out: View,
+  ): void {
+    if (
+      this.halfSafe([x, w, bias], [out], ([cx, cw, cb], [co]) =>
+        this.convTranspose2dImpl(cx!, cw!, cb ?? null, attrs, co!),
+      )
+    )
+      return;
+    convTranspose2dKernel(this.convArgs(x, w, bias, out), attrs);
+  }
+
+  private poolImpl(kind: "max" | "avg", x: View, attrs: PoolAttrs, out: View): void {
+    if (this.halfSafe([x], [out], ([cx], [co]) => this.poolImpl(kind, cx!, attrs, co!))) return;
+    const args = {
+      x: this.farr(x),
+      xOff: x.offset,
+      xShape: x.shape,
+      out: this.farr(out),
+      outShape: out.shape,
+    };
+    if (kind === "max") maxPool2dKernel(args, attrs);
+    else avgPool2dKernel(args, attrs);
+  }
+
+  private adaptiveAvgPoolImpl(x: View, out: View): void {
+    if (this.halfSafe([x], [out], ([cx], [co]) => this.adaptiveAvgPoolImpl(cx!, co!))) return;
+    adaptiveAvgPool2dKernel({
+      x: this.farr(x),
+      xOff: x.offset,
+      xShape: x.shape,
+      out: this.farr(out),
+      outShape: out.shape,
+    });
+  }
+
+  private interpolateImpl(x: View, attrs: InterpolateAttrs, out: View): void {
+    if (this.halfSafe([x], [out], ([cx], [co]) => this.interpolateImpl(cx!, attrs, co!))) return;
+    interpolateKernel(
+      { x: this.farr(x), xOff: x.offset, xShape: x.shape, out: this.farr(out), outShape: out.shape },
+      attrs,
+    );
+  }
+
+  private crossEntropyImpl(
+    logits: View,
+    target: View,
+    weight: View | null,
+    attrs: CrossEntropyAttrs,
+    out: View,
+  ): void {
+    if (
+      this.halfSafe([logits, weight], [out], ([cl, cw], [co]) =>
+        this.crossEntropyImpl(cl!, target, cw ?? null, attrs, co!),
+      )
+    )
+      return;
+    const [N, C] = logits.shape as [number, number];
+    crossEntropyKernel(
+      {
+        logits: this.farr(logits),
+        logitsOff: logits.offset,
+        N,
+        C,
+        target: this.arr(target),
+        targetOff: target.offset,
+        weight: this.farrOrNull(weight),
+        weightOff: weight?.offset ?? 0,
+        out: this.farr(out),
+        outOff: out.offset,
+      },
+      attrs,
+    );
+  }
+
+  private adamImpl(param: View, grad: View, m: View, v: View, attrs: AdamAttrs): void {
+    if (
+      this.halfSafe([grad], [param, m, v], ([cg], [cp, cm, cv]) => this.adamImpl(cp!, cg!, cm!, cv!, attrs))
+    )
+      return;
+    adamKernel(
+      this.farr(param),
+      param.offset,
+      this.farr(grad),
+      grad.offset,
+      this.farr(m),
+      m.offset,
+      this.farr(v),
+      v.offset,
+      numel(param.shape),
+      attrs,
+    );
+  }
+}
+
+/** A JS backend; `createJsBackend({ name: "js-primitives", fused: [] })` gives a primitives-only one. */
+export function createJsBackend(opts: JsBackendOptions = {}): JsBackend {
+  return new JsBackend(opts);
 }
 
 /** Value conversion for a cross-dtype copy, or null when storage values can be copied as they are. */
@@ -217,7 +505,15 @@ function converter(from: DType, to: DType): ((v: number) => number) | null {
   const encode = to === "float16" ? f32ToF16 : to === "bfloat16" ? f32ToBf16 : null;
   const fromFloat = from !== "int32" && from !== "bool";
   const cast = (v: number) =>
-    to === "bool" ? (v !== 0 ? 1 : 0) : to === "int32" && fromFloat ? (Number.isFinite(v) ? Math.trunc(v) : 0) : v;
+    to === "bool"
+      ? v !== 0
+        ? 1
+        : 0
+      : to === "int32" && fromFloat
+        ? Number.isFinite(v)
+          ? Math.trunc(v)
+          : 0
+        : v;
   if (decode && encode) return (v) => encode(decode(v));
   if (decode) return (v) => cast(decode(v));
   if (encode) return (v) => encode(v);

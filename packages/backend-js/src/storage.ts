@@ -1,17 +1,17 @@
 /** Storage for the JS backend: typed arrays keyed by handle, plus helpers to read views as float32. */
 import {
-  type DType,
-  type DataId,
-  type StorageArray,
-  type View,
   bytesPerElement,
   contiguousStrides,
+  type DataId,
+  type DType,
   decodeHalf,
   encodeHalf,
   isContiguous,
   isHalf,
   numel,
+  type StorageArray,
   storageArray,
+  type View,
 } from "@tessera/core";
 
 export class StorageTable {
@@ -62,7 +62,11 @@ export function halfToF32(table: StorageTable, v: View): { data: Float32Array; v
 
 export function encodeInto(table: StorageTable, out: View, values: Float32Array): void {
   const dst = table.get(out.id) as Uint16Array;
-  encodeHalf(out.dtype as "float16" | "bfloat16", values, dst.subarray(out.offset, out.offset + values.length));
+  encodeHalf(
+    out.dtype as "float16" | "bfloat16",
+    values,
+    dst.subarray(out.offset, out.offset + values.length),
+  );
 }
 
 export function hasHalf(...views: (View | null)[]): boolean {

@@ -15,7 +15,12 @@ export interface StridedOperand {
   offset: number;
 }
 
-export function unaryKernel(op: UnaryOp, x: StridedOperand, out: StridedOperand, shape: readonly number[]): void {
+export function unaryKernel(
+  op: UnaryOp,
+  x: StridedOperand,
+  out: StridedOperand,
+  shape: readonly number[],
+): void {
   const plan = planRows(shape, [x.strides, out.strides]);
   const n = plan.inner;
   const [xs, os] = plan.innerStrides as [number, number];
@@ -26,28 +31,74 @@ export function unaryKernel(op: UnaryOp, x: StridedOperand, out: StridedOperand,
     let po = offs[1]!;
     const end = po + n * os;
     switch (op) {
-      case "neg": for (; po !== end; px += xs, po += os) o[po] = -a[px]!; break;
-      case "abs": for (; po !== end; px += xs, po += os) o[po] = Math.abs(a[px]!); break;
-      case "exp": for (; po !== end; px += xs, po += os) o[po] = Math.exp(a[px]!); break;
-      case "log": for (; po !== end; px += xs, po += os) o[po] = Math.log(a[px]!); break;
-      case "log1p": for (; po !== end; px += xs, po += os) o[po] = Math.log1p(a[px]!); break;
-      case "expm1": for (; po !== end; px += xs, po += os) o[po] = Math.expm1(a[px]!); break;
-      case "sqrt": for (; po !== end; px += xs, po += os) o[po] = Math.sqrt(a[px]!); break;
-      case "rsqrt": for (; po !== end; px += xs, po += os) o[po] = 1 / Math.sqrt(a[px]!); break;
-      case "reciprocal": for (; po !== end; px += xs, po += os) o[po] = 1 / a[px]!; break;
-      case "sin": for (; po !== end; px += xs, po += os) o[po] = Math.sin(a[px]!); break;
-      case "cos": for (; po !== end; px += xs, po += os) o[po] = Math.cos(a[px]!); break;
-      case "tanh": for (; po !== end; px += xs, po += os) o[po] = Math.tanh(a[px]!); break;
-      case "sigmoid": for (; po !== end; px += xs, po += os) o[po] = sigmoid(a[px]!); break;
-      case "relu": for (; po !== end; px += xs, po += os) { const v = a[px]!; o[po] = v > 0 || Number.isNaN(v) ? v : 0; } break;
-      case "erf": for (; po !== end; px += xs, po += os) o[po] = erf(a[px]!); break;
-      case "sign": for (; po !== end; px += xs, po += os) o[po] = sign(a[px]!); break;
-      case "floor": for (; po !== end; px += xs, po += os) o[po] = Math.floor(a[px]!); break;
-      case "ceil": for (; po !== end; px += xs, po += os) o[po] = Math.ceil(a[px]!); break;
-      case "round": for (; po !== end; px += xs, po += os) o[po] = roundHalfEven(a[px]!); break;
-      case "logicalNot": for (; po !== end; px += xs, po += os) o[po] = a[px] === 0 ? 1 : 0; break;
-      case "isnan": for (; po !== end; px += xs, po += os) o[po] = Number.isNaN(a[px]!) ? 1 : 0; break;
-      default: throw new Error(`backend-js: unknown unary op '${op as string}'`);
+      case "neg":
+        for (; po !== end; px += xs, po += os) o[po] = -a[px]!;
+        break;
+      case "abs":
+        for (; po !== end; px += xs, po += os) o[po] = Math.abs(a[px]!);
+        break;
+      case "exp":
+        for (; po !== end; px += xs, po += os) o[po] = Math.exp(a[px]!);
+        break;
+      case "log":
+        for (; po !== end; px += xs, po += os) o[po] = Math.log(a[px]!);
+        break;
+      case "log1p":
+        for (; po !== end; px += xs, po += os) o[po] = Math.log1p(a[px]!);
+        break;
+      case "expm1":
+        for (; po !== end; px += xs, po += os) o[po] = Math.expm1(a[px]!);
+        break;
+      case "sqrt":
+        for (; po !== end; px += xs, po += os) o[po] = Math.sqrt(a[px]!);
+        break;
+      case "rsqrt":
+        for (; po !== end; px += xs, po += os) o[po] = 1 / Math.sqrt(a[px]!);
+        break;
+      case "reciprocal":
+        for (; po !== end; px += xs, po += os) o[po] = 1 / a[px]!;
+        break;
+      case "sin":
+        for (; po !== end; px += xs, po += os) o[po] = Math.sin(a[px]!);
+        break;
+      case "cos":
+        for (; po !== end; px += xs, po += os) o[po] = Math.cos(a[px]!);
+        break;
+      case "tanh":
+        for (; po !== end; px += xs, po += os) o[po] = Math.tanh(a[px]!);
+        break;
+      case "sigmoid":
+        for (; po !== end; px += xs, po += os) o[po] = sigmoid(a[px]!);
+        break;
+      case "relu":
+        for (; po !== end; px += xs, po += os) {
+          const v = a[px]!;
+          o[po] = v > 0 || Number.isNaN(v) ? v : 0;
+        }
+        break;
+      case "erf":
+        for (; po !== end; px += xs, po += os) o[po] = erf(a[px]!);
+        break;
+      case "sign":
+        for (; po !== end; px += xs, po += os) o[po] = sign(a[px]!);
+        break;
+      case "floor":
+        for (; po !== end; px += xs, po += os) o[po] = Math.floor(a[px]!);
+        break;
+      case "ceil":
+        for (; po !== end; px += xs, po += os) o[po] = Math.ceil(a[px]!);
+        break;
+      case "round":
+        for (; po !== end; px += xs, po += os) o[po] = roundHalfEven(a[px]!);
+        break;
+      case "logicalNot":
+        for (; po !== end; px += xs, po += os) o[po] = a[px] === 0 ? 1 : 0;
+        break;
+      case "isnan":
+        for (; po !== end; px += xs, po += os) o[po] = Number.isNaN(a[px]!) ? 1 : 0;
+        break;
+      default:
+        throw new Error(`backend-js: unknown unary op '${op as string}'`);
     }
   });
 }
@@ -72,29 +123,54 @@ export function binaryKernel(
     let po = offs[2]!;
     const end = po + n * os;
     switch (op) {
-      case "add": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! + b[pb]!; break;
-      case "sub": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! - b[pb]!; break;
+      case "add":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! + b[pb]!;
+        break;
+      case "sub":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! - b[pb]!;
+        break;
       case "mul":
         if (intMath) for (; po !== end; pa += xs, pb += ys, po += os) o[po] = Math.imul(a[pa]!, b[pb]!);
         else for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! * b[pb]!;
         break;
-      case "div": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! / b[pb]!; break;
-      case "pow": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! ** b[pb]!; break;
+      case "div":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! / b[pb]!;
+        break;
+      case "pow":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! ** b[pb]!;
+        break;
       case "maximum":
         for (; po !== end; pa += xs, pb += ys, po += os) o[po] = Math.max(a[pa]!, b[pb]!);
         break;
       case "minimum":
         for (; po !== end; pa += xs, pb += ys, po += os) o[po] = Math.min(a[pa]!, b[pb]!);
         break;
-      case "eq": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] === b[pb] ? 1 : 0; break;
-      case "ne": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== b[pb] ? 1 : 0; break;
-      case "lt": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! < b[pb]! ? 1 : 0; break;
-      case "le": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! <= b[pb]! ? 1 : 0; break;
-      case "gt": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! > b[pb]! ? 1 : 0; break;
-      case "ge": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! >= b[pb]! ? 1 : 0; break;
-      case "logicalAnd": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== 0 && b[pb] !== 0 ? 1 : 0; break;
-      case "logicalOr": for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== 0 || b[pb] !== 0 ? 1 : 0; break;
-      default: throw new Error(`backend-js: unknown binary op '${op as string}'`);
+      case "eq":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] === b[pb] ? 1 : 0;
+        break;
+      case "ne":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== b[pb] ? 1 : 0;
+        break;
+      case "lt":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! < b[pb]! ? 1 : 0;
+        break;
+      case "le":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! <= b[pb]! ? 1 : 0;
+        break;
+      case "gt":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! > b[pb]! ? 1 : 0;
+        break;
+      case "ge":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! >= b[pb]! ? 1 : 0;
+        break;
+      case "logicalAnd":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== 0 && b[pb] !== 0 ? 1 : 0;
+        break;
+      case "logicalOr":
+        for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa] !== 0 || b[pb] !== 0 ? 1 : 0;
+        break;
+      default:
+        throw new Error(`backend-js: unknown binary op '${op as string}'`);
     }
   });
 }
@@ -118,7 +194,8 @@ export function whereKernel(
     let pa = offs[1]!;
     let pb = offs[2]!;
     let po = offs[3]!;
-    for (let i = 0; i < n; i++, pc += cs, pa += xs, pb += ys, po += os) o[po] = cd[pc] !== 0 ? a[pa]! : b[pb]!;
+    for (let i = 0; i < n; i++, pc += cs, pa += xs, pb += ys, po += os)
+      o[po] = cd[pc] !== 0 ? a[pa]! : b[pb]!;
   });
 }
 

@@ -28,13 +28,23 @@ export function planRows(shape: readonly number[], strides: readonly (readonly n
       for (let k = 0; k < strides.length; k++) st[k]!.push(strides[k]![d]!);
     }
   }
-  if (dims.length === 0) return { shape: [], strides: strides.map(() => []), inner: 1, innerStrides: strides.map(() => 0) };
+  if (dims.length === 0)
+    return { shape: [], strides: strides.map(() => []), inner: 1, innerStrides: strides.map(() => 0) };
   const inner = dims.pop()!;
-  return { shape: dims, strides: st.map((s) => s.slice(0, -1)), inner, innerStrides: st.map((s) => s[s.length - 1]!) };
+  return {
+    shape: dims,
+    strides: st.map((s) => s.slice(0, -1)),
+    inner,
+    innerStrides: st.map((s) => s[s.length - 1]!),
+  };
 }
 
 /** Calls `row(offsets)` once per row; `offsets` (reused) holds each view's start offset for that row. */
-export function forEachRow(plan: RowPlan, offsets: readonly number[], row: (offs: Int32Array | Float64Array) => void): void {
+export function forEachRow(
+  plan: RowPlan,
+  offsets: readonly number[],
+  row: (offs: Int32Array | Float64Array) => void,
+): void {
   const k = offsets.length;
   const offs = new Float64Array(offsets);
   const rank = plan.shape.length;

@@ -21,7 +21,8 @@ export function reduceKernel(
     return;
   }
   const acc = new Float64Array(outSize);
-  const init = op === "sum" ? 0 : op === "prod" ? 1 : op === "max" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  const init =
+    op === "sum" ? 0 : op === "prod" ? 1 : op === "max" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   acc.fill(init);
   const accStrides = contiguousStrides(outShape).map((s, i) => (axes.includes(i) ? 0 : s));
   const plan = planRows(shape, [contiguousStrides(shape), accStrides]);
@@ -59,7 +60,15 @@ export function reduceKernel(
 }
 
 /** Index of the first max (min) along one axis; a NaN counts as the max (min), like PyTorch. */
-function argReduce(isMax: boolean, x: Arr, xOffset: number, shape: readonly number[], axis: number, out: Arr, outOffset: number) {
+function argReduce(
+  isMax: boolean,
+  x: Arr,
+  xOffset: number,
+  shape: readonly number[],
+  axis: number,
+  out: Arr,
+  outOffset: number,
+) {
   let outer = 1;
   for (let i = 0; i < axis; i++) outer *= shape[i]!;
   let inner = 1;
