@@ -1,0 +1,27 @@
+/** The built-in case catalogue, one module per kernel, in the order reports list them. */
+import type { ConformanceCase } from "../types.js";
+import { cases as binary } from "./binary.js";
+import { cases as cast } from "./cast.js";
+import { cases as copy } from "./copy.js";
+import { cases as fill } from "./fill.js";
+import { cases as gather } from "./gather.js";
+import { cases as matmul } from "./matmul.js";
+import { cases as random } from "./random.js";
+import { cases as reduce } from "./reduce.js";
+import { cases as scatterAdd } from "./scatter-add.js";
+import { cases as unary } from "./unary.js";
+import { cases as where } from "./where.js";
+
+export const CATALOGUE: readonly ConformanceCase[] = [
+  ...copy,
+  ...cast,
+  ...fill,
+  ...random,
+  ...unary,
+  ...binary,
+  ...where,
+  ...reduce,
+  ...matmul,
+  ...gather,
+  ...scatterAdd,
+];

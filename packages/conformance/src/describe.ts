@@ -1,0 +1,71 @@
+/**
+ * vitest integration: one `describe` per backend, one `it` per case. vitest is an optional peer
+ * dependency, imported only here, so `runConformance` and the CLI work without it. Call it at the top
+ * level of a test file with `await` (vitest collects after the module's top-level awaits settle).
+ *
+ * Environment: TESSERA_CONFORMANCE_SEED, TESSERA_CONFORMANCE_CASE (a name or prefix, comma-separated)
+ * and TESSERA_CONFORMANCE_PATH replay a failure printed by a previous run.
+ */
+import type { Backend } from "@tessera/core";
+import { describeSample } from "./arbitraries.js";
+import { type ConformanceOptions, Session, selectCases } from "./runner.js";
+import type { CaseReport } from "./types.js";
+
+export async function describeConformance(
+  factory: () => Backend,
+  options: ConformanceOptions = {},
+): Promise<void> {
+  let vitest: typeof import("vitest");
+  try {
+    vitest = await import("vitest");
+  } catch {
+    throw new Error(
+      "describeConformance needs vitest (an optional peer dependency): install it, or use runConformance()",
+    );
+  }
+  const { describe, it, afterAll } = vitest;
+  const envCases = process.env.TESSERA_CONFORMANCE_CASE;
+  const envPath = process.env.TESSERA_CONFORMANCE_PATH;
+  const opts: ConformanceOptions = {
+    ...options,
+    ...(envCases && !options.cases ? { cases: envCases.split(",") } : {}),
+    ...(envPath && options.path === undefined ? { path: envPath } : {}),
+  };
+  const session = new Session(factory, opts);
+  const cases = selectCases(opts);
+  describe(`conformance: ${session.tested.name} vs ${session.reference.name} (seed ${session.seed}, ${session.numRuns} runs per case)`, () => {
+    afterAll(() => session.close());
+    for (const c of cases) {
+      const reason = session.unsupported(c);
+      const path = session.pathOf(c.kernel);
+      const title = `${c.name} (${path})`;
+      if (reason) {
+        // Decided by the backend's declared dtypes, never by a list of names.
+        it.skip(`${title} — unsupported: ${reason}`, () => {});
+        continue;
+      }
+      it(title, async () => {
+        const r = await session.runCase(c);
+        if (r.status === "unavailable") {
+          // Core has not grown this op yet: say so, without passing or failing the backend.
+          console.warn(`${c.name}: ${r.reason}`);
+          return;
+        }
+        if (r.status === "failed") throw new Error(formatFailure(r));
+      });
+    }
+  });
+}
+
+/** The message a failed case throws and the CLI prints: what differed, the counterexample, the replay line. */
+export function formatFailure(r: CaseReport): string {
+  const f = r.failure!;
+  return [
+    `${r.name} (${r.kernel}, ${r.path} path, tolerance ${r.tolerance}) failed after ${r.runs} runs: ${f.message}`,
+    "counterexample (shrunk):",
+    f.counterexample,
+    `replay: ${f.replay}`,
+  ].join("\n");
+}
+
+export { describeSample };

@@ -1,0 +1,27 @@
+/**
+ * @tessera/conformance: the property suite that decides whether a backend is correct.
+ *
+ * ```ts
+ * import { describeConformance } from "@tessera/conformance";
+ * await describeConformance(() => new MyBackend());           // vitest: one `it` per case
+ * const report = await runConformance(() => new MyBackend()); // anywhere
+ * ```
+ */
+
+export * from "./arbitraries.js";
+export { CATALOGUE } from "./cases/index.js";
+export { compareOutputs, fmtNumber, type Output } from "./compare.js";
+export { describeConformance, formatFailure } from "./describe.js";
+export {
+  CaseError,
+  type ConformanceOptions,
+  DEFAULT_NUM_RUNS,
+  DEFAULT_SEED,
+  defaultSeed,
+  replayLine,
+  runConformance,
+  Session,
+  selectCases,
+} from "./runner.js";
+export * from "./tolerances.js";
+export * from "./types.js";
