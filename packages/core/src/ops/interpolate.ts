@@ -1,2 +1,163 @@
-// Filled in by the op set of this module; see docs/ops.md.
-export {};
+/**
+ * Spatial resampling of [N,C,H,W] tensors, torch.nn.functional.interpolate with PyTorch 1.13 semantics:
+ * - `nearest` is the legacy mode: src = min(⌊dst·scale⌋, in−1) in float32 (not 'nearest-exact');
+ * - `bilinear` has no antialiasing; alignCorners=false uses src = max((dst+0.5)·scale − 0.5, 0),
+ *   alignCorners=true uses src = dst·(in−1)/(out−1);
+ * - with `scaleFactor` s the output is ⌊in·s⌋ but coordinates use scale = 1/s (not in/out);
+ * - an axis whose output size equals its input size is copied unchanged, and nearest with an output of
+ *   exactly twice the input uses dst >> 1 (PyTorch's shortcuts, whatever the scaleFactor).
+ * Composite: separable gathers along H and W (indexSelect) and, for bilinear, the two-tap blend, so
+ * each output reads exactly the inputs PyTorch reads (Inf/NaN elsewhere never leak in).
+ */
+import type { InterpolateAttrs } from "../backend.js";
+import { tidy } from "../engine.js";
+import { fmtShape } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { fusedKernel, requireFloat, withContiguous } from "./activation.js";
+import { tensor } from "./creation.js";
+import { sameBackend } from "./dispatch.js";
+import { add, mul } from "./elementwise.js";
+import { indexSelect } from "./manipulation.js";
+
+export interface InterpolateOptions {
+  /** Output [H, W] (or one int for both). Exactly one of `size` and `scaleFactor`. */
+  size?: number | readonly [number, number];
+  /** Multiplier per spatial dim; the output is ⌊in·s⌋. */
+  scaleFactor?: number | readonly [number, number];
+  /** Default 'nearest', as in PyTorch. */
+  mode?: "nearest" | "bilinear";
+  /** Bilinear only: align the centres of the corner pixels (default false). */
+  alignCorners?: boolean;
+}
+
+function pairOf(v: number | readonly [number, number]): number[] {
+  return typeof v === "number" ? [v, v] : [...v];
+}
+
+/** Resolves the output size and the source-per-destination scale PyTorch uses, per spatial dim. */
+function resolveSize(
+  op: string,
+  x: Tensor,
+  opts: InterpolateOptions,
+): { out: [number, number]; scale: [number, number] } {
+  const inHW = x.shape.slice(2) as [number, number];
+  const hasSize = opts.size !== undefined && opts.size !== null;
+  const hasScale = opts.scaleFactor !== undefined && opts.scaleFactor !== null;
+  if (hasSize === hasScale) {
+    throw new TypeError(`${op}: pass exactly one of 'size' and 'scaleFactor' (input ${fmtShape(x.shape)})`);
+  }
+  if (hasSize) {
+    const s = pairOf(opts.size!);
+    if (s.length !== 2 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(
+        `${op}: size must be a positive integer or a pair of them, got ${JSON.stringify(opts.size)}`,
+      );
+    }
+    return { out: [s[0]!, s[1]!], scale: [inHW[0] / s[0]!, inHW[1] / s[1]!] };
+  }
+  const f = pairOf(opts.scaleFactor!);
+  if (f.length !== 2 || !f.every((v) => Number.isFinite(v) && v > 0)) {
+    throw new RangeError(
+      `${op}: scaleFactor must be a positive number or a pair of them, got ${JSON.stringify(opts.scaleFactor)}`,
+    );
+  }
+  const out: [number, number] = [Math.floor(inHW[0] * f[0]!), Math.floor(inHW[1] * f[1]!)];
+  if (out[0] < 1 || out[1] < 1) {
+    throw new RangeError(
+      `${op}: scaleFactor ${JSON.stringify(opts.scaleFactor)} gives an empty output ${fmtShape(out)} for input ${fmtShape(x.shape)}`,
+    );
+  }
+  return { out, scale: [1 / f[0]!, 1 / f[1]!] };
+}
+
+/** Source index per destination index along one axis, for legacy nearest. */
+function nearestIndices(inSize: number, outSize: number, scale: number): Int32Array {
+  const idx = new Int32Array(outSize);
+  const s = Math.fround(scale);
+  for (let d = 0; d < outSize; d++) {
+    if (outSize === inSize) idx[d] = d;
+    else if (outSize === 2 * inSize) idx[d] = d >> 1;
+    else idx[d] = Math.min(Math.floor(Math.fround(d * s)), inSize - 1);
+  }
+  return idx;
+}
+
+/** Lower/upper source indices and their weights per destination index, for bilinear. */
+function linearTaps(inSize: number, outSize: number, scale: number, alignCorners: boolean) {
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const w0 = new Float32Array(outSize);
+  const w1 = new Float32Array(outSize);
+  const s = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : scale;
+  for (let d = 0; d < outSize; d++) {
+    if (outSize === inSize) {
+      lo[d] = hi[d] = d;
+      w0[d] = 1;
+      continue;
+    }
+    const src = Math.max(alignCorners ? s * d : s * (d + 0.5) - 0.5, 0);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const l1 = Math.min(Math.max(src - i0, 0), 1);
+    lo[d] = i0;
+    hi[d] = i0 < inSize - 1 ? i0 + 1 : i0;
+    w1[d] = l1;
+    w0[d] = 1 - l1;
+  }
+  return { lo, hi, w0, w1 };
+}
+
+/** Bilinear resampling along `dim` (2 or 3): x[lo]·w0 + x[hi]·w1. */
+function lerpAlong(x: Tensor, dim: 2 | 3, taps: ReturnType<typeof linearTaps>): Tensor {
+  const be = { backend: x.backendName };
+  const n = taps.lo.length;
+  const wShape = dim === 2 ? [n, 1] : [n];
+  return tidy(() => {
+    const a = indexSelect(x, dim, tensor(taps.lo, { ...be, dtype: "int32" }));
+    const b = indexSelect(x, dim, tensor(taps.hi, { ...be, dtype: "int32" }));
+    const w0 = tensor(taps.w0, { ...be, dtype: x.dtype, shape: wShape });
+    const w1 = tensor(taps.w1, { ...be, dtype: x.dtype, shape: wShape });
+    return add(mul(a, w0), mul(b, w1));
+  });
+}
+
+/**
+ * Resizes the two spatial dims of x [N,C,H,W] to `size`, or by `scaleFactor`, with `mode` 'nearest'
+ * (default) or 'bilinear'. See the module comment for the exact PyTorch 1.13 coordinate rules.
+ */
+export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
+  const op = "interpolate";
+  sameBackend(op, { x });
+  requireFloat(op, x);
+  if (x.rank !== 4) throw new RangeError(`${op}: input must be 4-D [N,C,H,W], got ${fmtShape(x.shape)}`);
+  const mode = opts.mode ?? "nearest";
+  if (mode !== "nearest" && mode !== "bilinear") {
+    throw new RangeError(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
+  }
+  if (mode === "nearest" && opts.alignCorners !== undefined) {
+    throw new TypeError(`${op}: alignCorners only applies to mode 'bilinear' (got mode 'nearest')`);
+  }
+  const { out, scale } = resolveSize(op, x, opts);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  if (H === 0 || W === 0) throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
+  const attrs: InterpolateAttrs = { mode, alignCorners: opts.alignCorners ?? false, scale };
+  const outShape = [N, C, ...out];
+  const kernel = fusedKernel(x.backend, op);
+  if (kernel) {
+    return withContiguous([x], ([xc]) => {
+      const o = Tensor.empty(outShape, x.dtype, x.backend);
+      kernel(xc!.view, attrs, o.view);
+      return o;
+    });
+  }
+  if (x.size === 0) return Tensor.empty(outShape, x.dtype, x.backend);
+  const be = { backend: x.backendName, dtype: "int32" as const };
+  return tidy(() => {
+    if (mode === "nearest") {
+      const rows = indexSelect(x, 2, tensor(nearestIndices(H, out[0], scale[0]), be));
+      return indexSelect(rows, 3, tensor(nearestIndices(W, out[1], scale[1]), be));
+    }
+    // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…).
+    const cols = lerpAlong(x, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
+    return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+  });
+}
