@@ -98,27 +98,26 @@ function batchedMatmul(a: Tensor, b: Tensor, batch: number[], M: number, K: numb
   if (b.rank === 2 && a.rank > 2 && a.isContiguous) lhs = a.reshape([-1, K]);
   const oa = operand(lhs);
   const ob = operand(b);
+  let dst: Tensor | undefined;
   try {
     const kernelBatch = broadcastShapes(batchDims(oa), batchDims(ob), "matmul");
-    if (lhs !== a) {
-      const flat = out.reshape([-1, N]);
-      backend.matmul(oa.t.view, ob.t.view, oa.trans, ob.trans, flat.view);
-      flat.dispose();
-      return out;
+    // The kernel writes [...kernelBatch, M, N]; when both operands were broadcast along a batch dim that is
+    // smaller than `batch`, compute the distinct products once and expand them into `out`.
+    if (lhs !== a) dst = out.reshape([-1, N]);
+    else if (shapesEqual(kernelBatch, batch)) dst = out.asStrided(out.shape, out.strides);
+    else dst = Tensor.empty([...kernelBatch, M, N], a.dtype, backend);
+    backend.matmul(oa.t.view, ob.t.view, oa.trans, ob.trans, dst.view);
+    if (dst.storage !== out.storage) {
+      const wide = dst.expand(out.shape);
+      backend.copy(wide.view, out.view);
+      wide.dispose();
     }
-    if (shapesEqual(kernelBatch, batch)) {
-      backend.matmul(oa.t.view, ob.t.view, oa.trans, ob.trans, out.view);
-      return out;
-    }
-    // Both operands were broadcast along some batch dim: compute the distinct products, then expand.
-    const small = Tensor.empty([...kernelBatch, M, N], a.dtype, backend);
-    backend.matmul(oa.t.view, ob.t.view, oa.trans, ob.trans, small.view);
-    const wide = small.expand(out.shape);
-    backend.copy(wide.view, out.view);
-    wide.dispose();
-    small.dispose();
     return out;
+  } catch (e) {
+    out.dispose();
+    throw e;
   } finally {
+    dst?.dispose();
     if (lhs !== a) lhs.dispose();
     oa.t.dispose();
     ob.t.dispose();
