@@ -80,7 +80,7 @@ export function attentionKernel(args: AttentionArgs): void {
             if (s > mt) mt = s;
           }
           const mOld = rowMax[r]!;
-          const mNew = mt > mOld ? mt : mOld;
+          const mNew = Math.max(mt, mOld);
           if (mNew === Number.NEGATIVE_INFINITY) {
             // Nothing unmasked yet: the tile contributes nothing (exp(-Inf - -Inf) would be NaN).
             S.fill(0, sr, sr + tk);
