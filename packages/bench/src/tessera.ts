@@ -5,14 +5,17 @@
  */
 
 import { JsBackend } from "@tessera/backend-js";
-import * as core from "@tessera/core";
 import {
   capabilities,
+  conv2d,
   findBackend,
+  layerNorm,
   listBackends,
+  matmul,
   memory,
   randn,
   registerBackend,
+  softmax,
   type Tensor,
   tidy,
   withBackend,
@@ -46,35 +49,21 @@ export async function registerBenchBackends(): Promise<string[]> {
   return notes;
 }
 
-type OpFn = (...args: unknown[]) => Tensor;
-
-/** Looks an op up by name, so the bench builds against a core that does not have every op yet. */
-function op(name: string): OpFn {
-  const fn = (core as unknown as Record<string, unknown>)[name];
-  if (typeof fn !== "function") throw new Unsupported(`@tessera/core exports no '${name}' op`);
-  return fn as OpFn;
-}
-
 /** How each workload calls the public op, PyTorch-style. */
 function compute(w: Workload, t: Record<string, Tensor>): () => Tensor {
   switch (w.op) {
-    case "matmul": {
-      const matmul = op("matmul");
-      return () => matmul(t.a, t.b);
-    }
-    case "softmax": {
-      const softmax = op("softmax");
-      return () => softmax(t.x, -1);
-    }
+    case "matmul":
+      return () => matmul(t.a!, t.b!);
+    case "softmax":
+      return () => softmax(t.x!, -1);
     case "layerNorm": {
-      const layerNorm = op("layerNorm");
       const normalized = [w.shapes.x!.at(-1)!];
-      return () => layerNorm(t.x, normalized, t.weight, t.bias, 1e-5);
+      return () => layerNorm(t.x!, normalized, t.weight, t.bias, 1e-5);
     }
-    case "conv2d": {
-      const conv2d = op("conv2d");
-      return () => conv2d(t.x, t.w, null, { padding: w.padding ?? 0 });
-    }
+    case "conv2d":
+      return () => conv2d(t.x!, t.w!, null, { padding: w.padding ?? 0 });
+    default:
+      throw new Unsupported(`no Tessera op for workload op '${(w as Workload).op}'`);
   }
 }
 
