@@ -28,8 +28,9 @@ export function planRows(shape: readonly number[], strides: readonly (readonly n
       for (let k = 0; k < strides.length; k++) st[k]!.push(strides[k]![d]!);
     }
   }
+  // A single element: stride 1 (any non-zero stride) so `for (; p !== end; p += stride)` loops run once.
   if (dims.length === 0)
-    return { shape: [], strides: strides.map(() => []), inner: 1, innerStrides: strides.map(() => 0) };
+    return { shape: [], strides: strides.map(() => []), inner: 1, innerStrides: strides.map(() => 1) };
   const inner = dims.pop()!;
   return {
     shape: dims,
