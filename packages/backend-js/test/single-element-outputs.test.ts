@@ -15,10 +15,10 @@ describe("one-element outputs are written", () => {
       ).toEqual([[[10]]]);
       expect(tensor(true).logicalNot().arraySync()).toBe(false);
       expect(
-        tensor([true])
+        tensor([5])
           .where(tensor([true]), 0)
           .arraySync(),
-      ).toEqual([true]);
+      ).toEqual([5]);
     });
   });
 });
