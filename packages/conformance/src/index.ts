@@ -10,8 +10,10 @@
 
 export * from "./arbitraries.js";
 export { CATALOGUE } from "./cases/index.js";
+export { type CliIO, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
 export { describeConformance, formatFailure } from "./describe.js";
+export { type PerfOptions, type PerfRow, runPerf } from "./perf.js";
 export {
   CaseError,
   type ConformanceOptions,
@@ -23,5 +25,6 @@ export {
   Session,
   selectCases,
 } from "./runner.js";
+export { supportTable } from "./support.js";
 export * from "./tolerances.js";
 export * from "./types.js";

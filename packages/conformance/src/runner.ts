@@ -11,6 +11,7 @@ import {
   capabilities,
   FUSED_KERNELS,
   type FusedKernelName,
+  findBackend,
   listBackends,
   memory,
   registerBackend,
@@ -86,10 +87,10 @@ export class Session {
   readonly reference: Backend;
   readonly testedName: string;
   readonly referenceName: string;
+  private readonly claimed: { name: string; previous: Backend | null }[] = [];
   readonly seed: number;
   readonly numRuns: number;
   private closed = false;
-  private static counter = 0;
 
   constructor(
     factory: () => Backend,
@@ -97,14 +98,20 @@ export class Session {
   ) {
     this.tested = factory();
     this.reference = (options.reference ?? (() => new JsBackend({ name: "js-reference" })))();
-    const id = `${process.pid}.${Session.counter++}`;
-    this.testedName = `conformance:tested:${this.tested.name}:${id}`;
-    this.referenceName = `conformance:reference:${this.reference.name}:${id}`;
-    const tested = this.tested;
-    const reference = this.reference;
-    // Priority 0 so a session never becomes anyone's default backend.
-    registerBackend(this.testedName, () => tested, 0);
-    registerBackend(this.referenceName, () => reference, 0);
+    this.testedName = this.tested.name;
+    this.referenceName = this.reference.name;
+    if (this.tested === this.reference)
+      throw new Error("conformance: the tested and the reference backend are the same instance");
+    if (this.tested.name === this.reference.name) {
+      throw new Error(
+        `conformance: the tested and the reference backend are both named '${this.tested.name}'; give one another name`,
+      );
+    }
+    // Core resolves a tensor's backend by name (composites create tensors with { backend: x.backendName }),
+    // so each instance is registered under its own name; a different instance holding that name is
+    // set aside for the session and restored by close().
+    this.claim(this.tested);
+    this.claim(this.reference);
     this.seed = options.seed ?? defaultSeed();
     this.numRuns = options.numRuns ?? DEFAULT_NUM_RUNS;
     if (options.tolerances) {
@@ -115,11 +122,27 @@ export class Session {
     }
   }
 
+  private claim(backend: Backend): void {
+    let previous: Backend | null = null;
+    if (listBackends().includes(backend.name)) {
+      previous = findBackend(backend.name);
+      // Already registered as itself (the CLI's `test js`): nothing to claim or to restore.
+      if (previous === backend) return;
+      removeBackend(backend.name);
+    }
+    // Priority 0 so a session never becomes anyone's default backend.
+    registerBackend(backend.name, () => backend, 0);
+    this.claimed.push({ name: backend.name, previous });
+  }
+
+  /** Unregisters the session's backends and restores any registration they displaced. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (listBackends().includes(this.testedName)) removeBackend(this.testedName);
-    if (listBackends().includes(this.referenceName)) removeBackend(this.referenceName);
+    for (const { name, previous } of this.claimed) {
+      removeBackend(name);
+      if (previous) registerBackend(name, () => previous);
+    }
   }
 
   /** Which implementation the tested backend runs for `kernel`. */
@@ -141,6 +164,12 @@ export class Session {
     return null;
   }
 
+  /** Why core cannot run the case yet (an op it uses is not exported), or null. */
+  unavailable(c: ConformanceCase): string | null {
+    const missing = c.ops.filter((o) => !hasOp(o));
+    return missing.length ? `@tessera/core does not export ${missing.join(", ")} yet` : null;
+  }
+
   /** Runs one case and reports it. */
   async runCase(c: ConformanceCase): Promise<CaseReport> {
     const t0 = performance.now();
@@ -159,13 +188,8 @@ export class Session {
     if (override && override !== c.tolerance) base.toleranceOverride = { from: c.tolerance, to: override };
     const reason = this.unsupported(c);
     if (reason) return { ...base, status: "unsupported", reason };
-    const missing = c.ops.filter((o) => !hasOp(o));
-    if (missing.length)
-      return {
-        ...base,
-        status: "unavailable",
-        reason: `@tessera/core does not export ${missing.join(", ")} yet`,
-      };
+    const missing = this.unavailable(c);
+    if (missing) return { ...base, status: "unavailable", reason: missing };
 
     const params: fc.Parameters<[Sample]> = { numRuns: this.numRuns, seed: this.seed };
     if (this.options.path !== undefined) params.path = this.options.path;
