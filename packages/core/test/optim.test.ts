@@ -101,7 +101,9 @@ describe.each(["js", "js-prim"])("adamUpdate on %s", (backend) => {
         const p = tensor(p0, { shape: [3, 4] });
         const m = zeros([3, 4]);
         const v = zeros([3, 4]);
-        grads.forEach((g, s) => adamUpdate(p, tensor(g, { shape: [3, 4] }), m, v, { ...h, step: s + 1 }));
+        grads.forEach((g, s) => {
+          adamUpdate(p, tensor(g, { shape: [3, 4] }), m, v, { ...h, step: s + 1 });
+        });
         close(p, refAdam(p0, grads, h), 1e-5);
       }
     });
