@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { main, parseArgs } from "../src/cli.js";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
+}
+
+describe("tessera-conformance", () => {
+  it("support prints the Markdown table from declared capabilities", async () => {
+    const c = capture();
+    expect(await main(["support", "js", "js-primitives"], c.io)).toBe(0);
+    const text = c.out.join("\n");
+    expect(text).toContain("| | `js` | `js-primitives` |");
+    expect(text).toContain("| `softmax` | fused | composite |");
+    expect(text).toContain("| dtype `bfloat16` | ✓ | ✓ |");
+  });
+
+  it("test runs the selected cases, prints the summary and exits 0 when they pass", async () => {
+    const c = capture();
+    expect(await main(["test", "js", "--case", "unary.neg,binary.add[float32]", "--runs", "5"], c.io)).toBe(
+      0,
+    );
+    const text = c.out.join("\n");
+    expect(text).toMatch(/conformance: js vs js-reference, seed \d+, 5 runs per case/);
+    expect(text).toContain("| unary | primitive |");
+    expect(text).toMatch(/\d+ passed, 0 failed, 0 unsupported, 0 unavailable/);
+  });
+
+  it("perf prints a timing row per case", async () => {
+    const c = capture();
+    expect(
+      await main(
+        ["perf", "js-primitives", "--case", "softmax[float32]", "--samples", "3", "--repeats", "1"],
+        c.io,
+      ),
+    ).toBe(0);
+    expect(c.out.join("\n")).toMatch(/\| softmax\[float32\] \| composite \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
+  });
+
+  it("grad says it arrives with autograd; unknown modes and backends are usage errors", async () => {
+    const c = capture();
+    expect(await main(["grad"], c.io)).toBe(2);
+    expect(c.err.join("\n")).toContain("arrive with @tessera/autograd");
+    expect(await main(["frobnicate"], c.io)).toBe(2);
+    expect(await main(["test", "no-such-backend"], c.io)).toBe(2);
+    expect(c.err.join("\n")).toContain("backend 'no-such-backend' is not registered");
+  });
+
+  it("replay lines paste as arguments", () => {
+    const a = parseArgs(["test", "js", "TESSERA_CONFORMANCE_SEED=17", "case=softmax[float32]", "path=3:1:0"]);
+    expect(a.mode).toBe("test");
+    expect(a.positional).toEqual(["js"]);
+    expect(a.flags.get("seed")).toEqual(["17"]);
+    expect(a.flags.get("case")).toEqual(["softmax[float32]"]);
+    expect(a.flags.get("path")).toEqual(["3:1:0"]);
+  });
+});
