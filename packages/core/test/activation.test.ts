@@ -211,6 +211,18 @@ describe.each(["js", "js-prim"])("activations on %s", (backend) => {
     });
   });
 
+  it("half-precision softmax and layerNorm compute in float32 and return the input dtype", () => {
+    tidy(() => {
+      const x = tensor([[1, 2, 3, 4]]).cast("float16");
+      const s = softmax(x, 1);
+      expect(s.dtype).toBe("float16");
+      close(s, [0.0320586, 0.08714432, 0.23688282, 0.64391426], 1e-3);
+      const y = layerNorm(x.cast("bfloat16"), [4]);
+      expect(y.dtype).toBe("bfloat16");
+      close(y, [-1.3416355, -0.4472118, 0.4472118, 1.3416355], 1e-2);
+    });
+  });
+
   it("every activation leaves the live tensor count unchanged", () => {
     const x = randn([2, 3, 4], { generator: new Generator(3) });
     const w = tensor([1, 2, 3, 4]);

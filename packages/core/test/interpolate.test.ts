@@ -121,6 +121,21 @@ describe.each(["js", "js-prim"])("interpolate on %s", (backend) => {
   });
 });
 
+describe("interpolate composite on js-prim", () => {
+  // PyTorch copies an axis whose output size equals its input size, whatever the scaleFactor
+  // (compute_source_index_and_lambda's shortcut). backend-js's fused bilinear kernel does not yet.
+  it("an axis left the same size by scaleFactor is copied unchanged, like PyTorch", () => {
+    tidy(() => {
+      setBackend("js-prim");
+      const x = tensor([[[[0, 1, 4, 9]]]]);
+      expect(interpolate(x, { scaleFactor: [1, 1.1], mode: "bilinear" }).dataSync()).toEqual(
+        new Float32Array([0, 1, 4, 9]),
+      );
+      expect(interpolate(x, { scaleFactor: [1, 1.1] }).dataSync()).toEqual(new Float32Array([0, 1, 4, 9]));
+    });
+  });
+});
+
 describe("fused interpolate equals the composite", () => {
   it.each([
     [{ size: [13, 11], mode: "bilinear", alignCorners: false }],
