@@ -8,7 +8,6 @@ import {
   type Backend,
   type BackendInfo,
   type BinaryOp,
-  bf16ToF32,
   type ConvAttrs,
   type ConvTransposeAttrs,
   type CrossEntropyAttrs,
@@ -19,10 +18,10 @@ import {
   encodeHalf,
   FUSED_KERNELS,
   type FusedKernels,
-  f16ToF32,
   f32ToBf16,
   f32ToF16,
   type InterpolateAttrs,
+  isContiguous,
   isHalf,
   numel,
   type PoolAttrs,
@@ -38,7 +37,7 @@ import { adamKernel } from "./kernels/adam.js";
 import { attentionKernel } from "./kernels/attention.js";
 import { conv2dKernel, convTranspose2dKernel } from "./kernels/conv.js";
 import { crossEntropyKernel } from "./kernels/cross-entropy.js";
-import { binaryKernel, copyKernel, unaryKernel, whereKernel } from "./kernels/elementwise.js";
+import { binaryKernel, copyKernel, copyMode, unaryKernel, whereKernel } from "./kernels/elementwise.js";
 import { gatherKernel, scatterAddKernel } from "./kernels/gather.js";
 import { geluKernel } from "./kernels/gelu.js";
 import { interpolateKernel } from "./kernels/interpolate.js";
@@ -183,14 +182,7 @@ export class JsBackend implements Backend {
 
   // ---- primitives ----
   copy(src: View, dst: View): void {
-    const sa = this.arr(src);
-    const da = this.arr(dst);
-    copyKernel(
-      { data: sa, strides: src.strides, offset: src.offset },
-      { data: da, strides: dst.strides, offset: dst.offset },
-      src.shape,
-      converter(src.dtype, dst.dtype),
-    );
+    copyKernel(this.op(src), this.op(dst), src.shape, copyMode(src.dtype, dst.dtype), src.dtype, dst.dtype);
   }
 
   fill(dst: View, value: number): void {
@@ -202,12 +194,12 @@ export class JsBackend implements Backend {
       : castScalar(dst.dtype, value);
     const n = numel(dst.shape);
     if (n === 0) return;
-    copyKernel(
-      { data: [stored], strides: dst.shape.map(() => 0), offset: 0 },
-      { data: a, strides: dst.strides, offset: dst.offset },
-      dst.shape,
-      null,
-    );
+    if (isContiguous(dst.shape, dst.strides)) {
+      a.fill(stored, dst.offset, dst.offset + n);
+      return;
+    }
+    const scalar = { data: [stored], strides: dst.shape.map(() => 0), offset: 0 };
+    copyKernel(scalar, this.op(dst), dst.shape, "raw", dst.dtype, dst.dtype);
   }
 
   random(dst: View, dist: RandomDistribution, state: RandomState): void {
@@ -496,27 +488,4 @@ export class JsBackend implements Backend {
 /** A JS backend; `createJsBackend({ name: "js-primitives", fused: [] })` gives a primitives-only one. */
 export function createJsBackend(opts: JsBackendOptions = {}): JsBackend {
   return new JsBackend(opts);
-}
-
-/** Value conversion for a cross-dtype copy, or null when storage values can be copied as they are. */
-function converter(from: DType, to: DType): ((v: number) => number) | null {
-  if (from === to) return null;
-  const decode = from === "float16" ? f16ToF32 : from === "bfloat16" ? bf16ToF32 : null;
-  const encode = to === "float16" ? f32ToF16 : to === "bfloat16" ? f32ToBf16 : null;
-  const fromFloat = from !== "int32" && from !== "bool";
-  const cast = (v: number) =>
-    to === "bool"
-      ? v !== 0
-        ? 1
-        : 0
-      : to === "int32" && fromFloat
-        ? Number.isFinite(v)
-          ? Math.trunc(v)
-          : 0
-        : v;
-  if (decode && encode) return (v) => encode(decode(v));
-  if (decode) return (v) => cast(decode(v));
-  if (encode) return (v) => encode(v);
-  if (to === "bool" || (to === "int32" && fromFloat)) return cast;
-  return null;
 }

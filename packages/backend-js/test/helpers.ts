@@ -1,5 +1,5 @@
 /** Test helpers: tensors from plain numbers on a given backend, a seeded generator, float64 comparisons. */
-import { type DType, encodeHalf, isHalf, storageArray, Tensor } from "@tessera/core";
+import { castScalar, type DType, encodeHalf, isHalf, storageArray, Tensor } from "@tessera/core";
 import { expect } from "vitest";
 import type { JsBackend } from "../src/index.js";
 
@@ -39,7 +39,7 @@ export function make(
   if (isHalf(dtype)) stored = encodeHalf(dtype as "float16" | "bfloat16", Float32Array.from(values));
   else {
     stored = storageArray(dtype, n);
-    for (let i = 0; i < n; i++) stored[i] = values[i]!;
+    for (let i = 0; i < n; i++) stored[i] = castScalar(dtype, values[i]!);
   }
   be.write(t.storage.id, stored, 0);
   return t;

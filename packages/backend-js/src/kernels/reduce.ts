@@ -20,6 +20,21 @@ export function reduceKernel(
     argReduce(op === "argmax", x, xOffset, shape, axes[0]!, out, outOffset);
     return;
   }
+  if (outSize === 0) return;
+  // Reduced axes forming one consecutive block (a single axis, all trailing or all leading axes) are
+  // outer × len × inner: no row planning, and the inner loop reads memory in order.
+  let consecutive = true;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1]! + 1) consecutive = false;
+  if (consecutive && axes.length > 0) {
+    let outer = 1;
+    for (let i = 0; i < axes[0]!; i++) outer *= shape[i]!;
+    let len = 1;
+    for (const a of axes) len *= shape[a]!;
+    let inner = 1;
+    for (let i = axes[axes.length - 1]! + 1; i < shape.length; i++) inner *= shape[i]!;
+    reduceBlock(op, x, xOffset, outer, len, inner, out, outOffset);
+    return;
+  }
   const acc = new Float64Array(outSize);
   const init =
     op === "sum" ? 0 : op === "prod" ? 1 : op === "max" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
@@ -90,5 +105,86 @@ function argReduce(
       }
       out[outOffset + o * inner + j] = bestIdx;
     }
+  }
+}
+
+function initial(op: ReduceOp): number {
+  return op === "sum"
+    ? 0
+    : op === "prod"
+      ? 1
+      : op === "max"
+        ? Number.NEGATIVE_INFINITY
+        : Number.POSITIVE_INFINITY;
+}
+
+/** Reduces the middle dim of [outer, len, inner]; sums and products accumulate in float64. */
+function reduceBlock(
+  op: ReduceOp,
+  x: Arr,
+  xOff: number,
+  outer: number,
+  len: number,
+  inner: number,
+  out: Arr,
+  outOff: number,
+): void {
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) {
+      let p = xOff + o * len;
+      const end = p + len;
+      let r = initial(op);
+      switch (op) {
+        case "sum":
+          for (; p < end; p++) r += x[p]!;
+          break;
+        case "prod":
+          for (; p < end; p++) r *= x[p]!;
+          break;
+        case "max":
+          for (; p < end; p++) {
+            const v = x[p]!;
+            if (v > r || Number.isNaN(v)) r = v;
+          }
+          break;
+        case "min":
+          for (; p < end; p++) {
+            const v = x[p]!;
+            if (v < r || Number.isNaN(v)) r = v;
+          }
+          break;
+      }
+      out[outOff + o] = r;
+    }
+    return;
+  }
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(initial(op));
+    for (let k = 0; k < len; k++) {
+      const p = xOff + (o * len + k) * inner;
+      switch (op) {
+        case "sum":
+          for (let j = 0; j < inner; j++) acc[j]! += x[p + j]!;
+          break;
+        case "prod":
+          for (let j = 0; j < inner; j++) acc[j]! *= x[p + j]!;
+          break;
+        case "max":
+          for (let j = 0; j < inner; j++) {
+            const v = x[p + j]!;
+            if (v > acc[j]! || Number.isNaN(v)) acc[j] = v;
+          }
+          break;
+        case "min":
+          for (let j = 0; j < inner; j++) {
+            const v = x[p + j]!;
+            if (v < acc[j]! || Number.isNaN(v)) acc[j] = v;
+          }
+          break;
+      }
+    }
+    const ob = outOff + o * inner;
+    for (let j = 0; j < inner; j++) out[ob + j] = acc[j]!;
   }
 }
