@@ -342,7 +342,7 @@ export const TORCH_OP_CASES: Readonly<Record<string, TorchOpCase>> = {
 
 // ---- running ----------------------------------------------------------------------------------
 
-export interface Tolerance {
+export interface TorchTolerance {
   rtol: number;
   atol: number;
 }
@@ -354,7 +354,7 @@ export interface LoadedTorchOpCase {
   readonly kind: string;
   readonly call: string;
   readonly config: unknown;
-  readonly tolerance: Tolerance;
+  readonly tolerance: TorchTolerance;
   readonly safetensors: SafetensorsFile;
 }
 
@@ -379,7 +379,7 @@ export interface TorchOpCaseResult {
   readonly ok: boolean;
   /** Thrown while mapping/running the op, or a problem with the case itself. */
   readonly error?: string;
-  readonly tolerance: Tolerance;
+  readonly tolerance: TorchTolerance;
   readonly outputs: readonly TorchOutputComparison[];
 }
 
@@ -395,7 +395,7 @@ export function loadTorchOpCase(fixturesDir: string, file: string): LoadedTorchO
   const bytes = readFileSync(path);
   const st = readSafetensors(bytes, path);
   const md = st.metadata;
-  const tol = metadataJson<{ forward?: Tolerance }>(st, "tolerance").forward;
+  const tol = metadataJson<{ forward?: TorchTolerance }>(st, "tolerance").forward;
   if (!tol || typeof tol.rtol !== "number" || typeof tol.atol !== "number") {
     throw new Error(`${path}: metadata 'tolerance' has no forward {rtol, atol}`);
   }
@@ -445,11 +445,11 @@ const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
  * Compares `actual` with `golden` elementwise: `|a − g| <= atol + rtol·|g|`; NaN and ±Inf must match
  * exactly; integer goldens (I64) exactly.
  */
-export function compareWithGolden(
+export function compareWithTorchGolden(
   name: string,
   actual: { shape: readonly number[]; dtype: string; data: ArrayLike<number> } | undefined,
   golden: { shape: readonly number[]; dtype: "F32" | "I64"; data: Float32Array | BigInt64Array },
-  tol: Tolerance,
+  tol: TorchTolerance,
 ): TorchOutputComparison {
   const base = { name, goldenShape: golden.shape, maxAbsError: Number.NaN, mismatches: 0 };
   if (!actual) return { ...base, ok: false, problem: `output '${name}' was not produced` };
@@ -554,7 +554,7 @@ export async function runTorchOpCase(backendName: string, c: LoadedTorchOpCase):
       if (t && t.backendName !== backendName)
         throw new Error(`output '${name}' is on backend '${t.backendName}', not '${backendName}'`);
       const actual = t ? { shape: t.shape, dtype: t.dtype, data: await t.data() } : undefined;
-      outputs.push(compareWithGolden(name, actual, g, c.tolerance));
+      outputs.push(compareWithTorchGolden(name, actual, g, c.tolerance));
     }
     const extra = Object.keys(produced).filter((k) => !c.safetensors.tensors.has(`output.${k}`));
     if (extra.length)
