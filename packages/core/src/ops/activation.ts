@@ -3,8 +3,7 @@
  * Each op validates, then runs the backend's fused kernel when it declares one, else a composite of
  * core ops over primitives. Both paths follow PyTorch 1.13 and agree within float32 tolerance.
  */
-import type { Backend, FusedKernelName, FusedKernels } from "../backend.js";
-import { type DType, isFloating, isHalf } from "../dtype.js";
+import type { DType } from "../dtype.js";
 import { tidy } from "../engine.js";
 import type { Generator } from "../random.js";
 import { fmtShape, normalizeDim, numel, shapesEqual } from "../shape.js";
@@ -12,58 +11,9 @@ import { Tensor } from "../tensor.js";
 import { bernoulli, zerosLike } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, div, erf, exp, log, mul, sqrt, sub, tanh } from "./elementwise.js";
+import { fusedKernel, inF32, requireFloat, withContiguous } from "./internal.js";
 import { indexSelect } from "./manipulation.js";
 import { amax, mean, sum } from "./reduce.js";
-
-// ---- fused-kernel dispatch (shared by the nn-level op modules) ---------------------------------
-
-/**
- * @internal The backend's fused kernel `name` bound to its table, or undefined when the backend only
- * has primitives (then the caller runs its composite).
- */
-export function fusedKernel<K extends FusedKernelName>(
-  backend: Backend,
-  name: K,
-): FusedKernels[K] | undefined {
-  const k = backend.fused[name];
-  return typeof k === "function"
-    ? ((k as (...a: unknown[]) => void).bind(backend.fused) as FusedKernels[K])
-    : undefined;
-}
-
-/**
- * @internal Runs `fn` with contiguous versions of `inputs` (new references or copies) and disposes them
- * afterwards. Null entries stay null.
- */
-export function withContiguous<T>(
-  inputs: readonly (Tensor | null | undefined)[],
-  fn: (c: (Tensor | null)[]) => T,
-): T {
-  const c = inputs.map((t) => (t ? t.contiguous() : null));
-  try {
-    return fn(c);
-  } finally {
-    for (const t of c) t?.dispose();
-  }
-}
-
-/** @internal Throws unless `x` has a floating dtype. */
-export function requireFloat(op: string, x: Tensor, arg = "input"): void {
-  if (!isFloating(x.dtype)) {
-    throw new TypeError(
-      `${op}: '${arg}' must have a floating dtype, got ${x.dtype} (shape ${fmtShape(x.shape)})`,
-    );
-  }
-}
-
-/**
- * @internal Runs a composite in float32 when `x` is half precision (softmax and norms stay in f32 under
- * mixed precision) and casts the result back.
- */
-function inF32(x: Tensor, fn: (xf: Tensor) => Tensor): Tensor {
-  if (!isHalf(x.dtype)) return fn(x);
-  return tidy(() => fn(x.cast("float32")).cast(x.dtype));
-}
 
 // ---- softmax ---------------------------------------------------------------------------------
 

@@ -19,10 +19,11 @@
 import { tidy } from "../engine.js";
 import { broadcastShapes, fmtShape, numel, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { fusedKernel, requireFloat, softmax } from "./activation.js";
+import { softmax } from "./activation.js";
 import { tensor, zeros } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, logicalNot, maskedFill, mul } from "./elementwise.js";
+import { fusedKernel, requireFloat } from "./internal.js";
 import { matmul } from "./linalg.js";
 
 export interface AttentionOptions {

@@ -9,14 +9,23 @@ import type { ConvAttrs, ConvTransposeAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { fusedKernel, requireFloat, withContiguous } from "./activation.js";
-import { full, zeros } from "./creation.js";
+import { zeros } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add } from "./elementwise.js";
+import {
+  batched,
+  fusedKernel,
+  type IntPair,
+  intPair,
+  placeInto,
+  requireFloat,
+  windows,
+  withContiguous,
+} from "./internal.js";
 import { matmul } from "./linalg.js";
 import { flip } from "./manipulation.js";
 
-export type IntPair = number | readonly [number, number];
+export type { IntPair };
 
 export interface Conv2dOptions {
   stride?: IntPair;
@@ -28,83 +37,6 @@ export interface Conv2dOptions {
 export interface ConvTranspose2dOptions extends Conv2dOptions {
   /** Extra rows/columns added on the bottom/right of the output; must be < stride or < dilation. */
   outputPadding?: IntPair;
-}
-
-/** @internal An int or [h, w] pair, validated against `min`. */
-export function intPair(
-  op: string,
-  name: string,
-  v: IntPair | undefined,
-  dflt: number,
-  min: number,
-): [number, number] {
-  const p = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : Array.isArray(v) ? [...v] : [];
-  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw new RangeError(
-      `${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`,
-    );
-  }
-  return p as [number, number];
-}
-
-/**
- * @internal A new tensor of `shape` filled with `fill`, with `x` written at `starts` every `steps`
- * elements along the last two dims (padding, and the zero-stuffing of a transposed conv).
- */
-export function placeInto(
-  x: Tensor,
-  shape: readonly number[],
-  fill: number,
-  starts: readonly [number, number],
-  steps: readonly [number, number] = [1, 1],
-): Tensor {
-  const out = full(shape, fill, { dtype: x.dtype, backend: x.backendName });
-  if (x.size === 0) return out;
-  const r = x.rank;
-  const dst = out
-    .slice(r - 2, starts[0], starts[0] + (x.shape[r - 2]! - 1) * steps[0] + 1, steps[0])
-    .slice(r - 1, starts[1], starts[1] + (x.shape[r - 1]! - 1) * steps[1] + 1, steps[1]);
-  try {
-    x.backend.copy(x.view, dst.view);
-  } finally {
-    dst.dispose();
-  }
-  return out;
-}
-
-/**
- * @internal Sliding windows of a [N,C,H,W] tensor as a view [N,C,Ho,Wo,kh,kw] (no copy); dilation is a
- * stepped slice of each window.
- */
-export function windows(
-  x: Tensor,
-  kernel: readonly [number, number],
-  stride: readonly [number, number],
-  dilation: readonly [number, number],
-): Tensor {
-  return tidy(() => {
-    let win = x.unfold(2, dilation[0] * (kernel[0] - 1) + 1, stride[0]);
-    if (dilation[0] > 1) win = win.slice(4, 0, undefined, dilation[0]);
-    win = win.unfold(3, dilation[1] * (kernel[1] - 1) + 1, stride[1]);
-    if (dilation[1] > 1) win = win.slice(5, 0, undefined, dilation[1]);
-    return win;
-  });
-}
-
-/** @internal Adds a leading batch dim to an unbatched [C,H,W] input; `unbatch` undoes it on the result. */
-export function batched(op: string, x: Tensor): { x4: Tensor; unbatch: (y: Tensor) => Tensor } {
-  if (x.rank === 4) return { x4: x.asStrided(x.shape, x.strides), unbatch: (y) => y };
-  if (x.rank === 3) {
-    return {
-      x4: x.unsqueeze(0),
-      unbatch: (y) => {
-        const r = y.squeeze(0);
-        y.dispose();
-        return r;
-      },
-    };
-  }
-  throw new RangeError(`${op}: input must be [N,C,H,W] or unbatched [C,H,W], got ${fmtShape(x.shape)}`);
 }
 
 function checkOperands(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {

@@ -13,10 +13,10 @@ import type { InterpolateAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { fusedKernel, requireFloat, withContiguous } from "./activation.js";
 import { tensor } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, mul } from "./elementwise.js";
+import { fusedKernel, requireFloat, withContiguous } from "./internal.js";
 import { indexSelect } from "./manipulation.js";
 
 export interface InterpolateOptions {

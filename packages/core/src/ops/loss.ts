@@ -8,9 +8,10 @@ import { isFloating } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { fmtShape, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { fusedKernel, logSoftmax, requireFloat, withContiguous } from "./activation.js";
+import { logSoftmax } from "./activation.js";
 import { sameBackend } from "./dispatch.js";
 import { abs, add, div, exp, log1p, lt, mul, ne, neg, relu, sub, where } from "./elementwise.js";
+import { fusedKernel, requireFloat, withContiguous } from "./internal.js";
 import { gather, indexSelect } from "./manipulation.js";
 import { mean, sum } from "./reduce.js";
 

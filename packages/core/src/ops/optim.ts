@@ -7,9 +7,9 @@ import type { AdamAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape, shapesEqual } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { fusedKernel, requireFloat } from "./activation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, div, mul, sqrt, sub } from "./elementwise.js";
+import { fusedKernel, requireFloat } from "./internal.js";
 
 export interface AdamUpdateOptions {
   lr: number;

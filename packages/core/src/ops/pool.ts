@@ -7,11 +7,19 @@ import type { PoolAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { fusedKernel, requireFloat, withContiguous } from "./activation.js";
-import { batched, type IntPair, intPair, placeInto, windows } from "./conv.js";
 import { tensor } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { div, where } from "./elementwise.js";
+import {
+  batched,
+  fusedKernel,
+  type IntPair,
+  intPair,
+  placeInto,
+  requireFloat,
+  windows,
+  withContiguous,
+} from "./internal.js";
 import { indexSelect } from "./manipulation.js";
 import { amax, sum } from "./reduce.js";
 
