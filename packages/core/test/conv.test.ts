@@ -1,5 +1,6 @@
 import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
+import * as T from "../src/index.js";
 import {
   conv2d,
   convTranspose2d,
@@ -319,5 +320,24 @@ describe.each(["js", "js-prim"])("conv on %s", (backend) => {
     x.dispose();
     w.dispose();
     b.dispose();
+  });
+});
+
+// Regression (conformance conv2d/convTranspose2d, seed 424242): the empty-batch path leaked its zeros.
+describe("empty batches", () => {
+  it("conv2d and convTranspose2d with a bias on an empty batch leave no tensor behind", () => {
+    const x = T.zeros([0, 2, 3, 3]);
+    const w = T.ones([4, 2, 1, 1]);
+    const wt = T.ones([2, 4, 1, 1]);
+    const b = T.ones([4]);
+    const start = T.memory().numTensors;
+    const y = T.conv2d(x, w, b);
+    const z = T.convTranspose2d(x, wt, b);
+    expect(y.shape).toEqual([0, 4, 3, 3]);
+    expect(z.shape).toEqual([0, 4, 3, 3]);
+    y.dispose();
+    z.dispose();
+    expect(T.memory().numTensors).toBe(start);
+    T.dispose([x, w, wt, b]);
   });
 });

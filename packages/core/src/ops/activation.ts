@@ -135,11 +135,14 @@ export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
       return out;
     });
   }
-  return tidy(() => {
-    if (approximate === "none") return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
-    const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(x, 0.5), add(tanh(inner), 1));
-  });
+  // In float32 for half inputs: 1 + erf(x/√2) rounds to 0 in the negative tail otherwise.
+  return inF32(x, (xf) =>
+    tidy(() => {
+      if (approximate === "none") return mul(mul(xf, 0.5), add(erf(mul(xf, Math.SQRT1_2)), 1));
+      const inner = mul(add(xf, mul(mul(mul(xf, xf), xf), 0.044715)), Math.sqrt(2 / Math.PI));
+      return mul(mul(xf, 0.5), add(tanh(inner), 1));
+    }),
+  );
 }
 
 // ---- dropout ---------------------------------------------------------------------------------

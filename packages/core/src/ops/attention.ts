@@ -16,6 +16,8 @@
  * [B,Sq,Sk] mask. Composite: matmul, add, softmax, matmul — softmax is a named step so weights can be
  * returned.
  */
+
+import { isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { broadcastShapes, fmtShape, numel, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -184,11 +186,16 @@ export function scaledDotProductAttention(
       );
       return { output: out.reshape([...batch, sq, dv]), weights: weights?.reshape(logitsShape) ?? null };
     }
-    let logits = mul(matmul(q, k.mT), scale);
-    if (mask) logits = add(logits, mask);
-    if (causal) logits = add(logits, causalMask(q, sq, sk));
+    // Half inputs compute in float32 (logits rounded to bf16 would visibly skew the weights).
+    const half = isHalf(q.dtype);
+    const f32 = (t: Tensor) => (half ? t.cast("float32") : t);
+    let logits = mul(matmul(f32(q), f32(k).mT), scale);
+    if (mask) logits = add(logits, f32(mask));
+    if (causal) logits = add(logits, f32(causalMask(q, sq, sk)));
     const weights = softmax(logits, -1);
-    return { output: matmul(weights, v), weights: wantWeights ? weights : null };
+    const output = matmul(weights, f32(v));
+    const back = (t: Tensor) => (half ? t.cast(q.dtype) : t);
+    return { output: back(output), weights: wantWeights ? back(weights) : null };
   });
   if (wantWeights) return { output: result.output, weights: result.weights! };
   return result.output;

@@ -68,9 +68,14 @@ function outSize(op: string, x: Tensor, weight: Tensor, sizes: [number, number])
   }
 }
 
+/** y + bias per channel; consumes `y`. */
 function addBias(y: Tensor, bias: Tensor | null | undefined): Tensor {
   if (!bias) return y;
-  return tidy(() => add(y, bias.reshape([bias.shape[0]!, 1, 1])));
+  try {
+    return tidy(() => add(y, bias.reshape([bias.shape[0]!, 1, 1])));
+  } finally {
+    y.dispose();
+  }
 }
 
 /** Validated conv2d on a 4-D input; `attrs` already normalised. */

@@ -4,6 +4,7 @@
  * are copied back into param, m and v.
  */
 import type { AdamAttrs } from "../backend.js";
+import { isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { fmtShape, shapesEqual } from "../shape.js";
 import type { Tensor } from "../tensor.js";
@@ -83,14 +84,18 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, op
   }
   const { lr, beta1, beta2, eps, weightDecay, decoupled, step } = attrs;
   tidy(() => {
-    let g = grad;
-    let p = param;
+    // Half-precision state is updated in float32 and rounded once when written back.
+    const f32 = (t: Tensor) => (isHalf(t.dtype) ? t.cast("float32") : t);
+    let g = f32(grad);
+    let p = f32(param);
+    const mf = f32(m);
+    const vf = f32(v);
     if (weightDecay !== 0) {
-      if (decoupled) p = mul(param, 1 - lr * weightDecay);
-      else g = add(grad, mul(param, weightDecay));
+      if (decoupled) p = mul(p, 1 - lr * weightDecay);
+      else g = add(g, mul(p, weightDecay));
     }
-    const m1 = add(mul(m, beta1), mul(g, 1 - beta1));
-    const v1 = add(mul(v, beta2), mul(mul(g, g), 1 - beta2));
+    const m1 = add(mul(mf, beta1), mul(g, 1 - beta1));
+    const v1 = add(mul(vf, beta2), mul(mul(g, g), 1 - beta2));
     const denom = add(div(sqrt(v1), Math.sqrt(1 - beta2 ** step)), eps);
     const p1 = sub(p, mul(div(m1, denom), lr / (1 - beta1 ** step)));
     const backend = param.backend;
