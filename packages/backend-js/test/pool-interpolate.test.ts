@@ -216,3 +216,20 @@ describe("interpolate", () => {
     expect(run([1, 1, 2, 3], [1, 1, 0, 6], "bilinear", false).got).toEqual([]);
   });
 });
+
+describe("interpolate with non-finite pixels", () => {
+  it("an axis of unchanged size reads only the pixel itself, so an Inf neighbour does not turn it NaN", () => {
+    const I = Number.POSITIVE_INFINITY;
+    const t = make(be, [1, 1, 2, 3], [1, I, 3, 4, 5, 6], "float32");
+    const out = Tensor.empty([1, 1, 4, 3], "float32", be);
+    F.interpolate(t.view, { mode: "bilinear", alignCorners: false, scale: [0.5, 1.5] }, out.view);
+    const got = read(out);
+    expect(got[0]).toBe(1);
+    expect(got[2]).toBe(3);
+    // The Inf pixel itself blends with a zero weight on its own copy: NaN, PyTorch's arithmetic.
+    expect(got[1]).toBeNaN();
+    expect(got.filter(Number.isNaN).length).toBe(3);
+    t.dispose();
+    out.dispose();
+  });
+});

@@ -28,6 +28,13 @@ function linearAxis(inSize: number, outSize: number, scale: number, alignCorners
   const wHi = new Float64Array(outSize);
   const s = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : scale;
   for (let d = 0; d < outSize; d++) {
+    if (outSize === inSize) {
+      // PyTorch's shortcut for an unchanged axis (whatever the scale): both taps on the pixel itself,
+      // so a neighbour's Inf never meets a zero weight (a non-finite pixel still blends to NaN, as in torch).
+      lo[d] = hi[d] = d;
+      wHi[d] = 0;
+      continue;
+    }
     let src = alignCorners ? s * d : s * (d + 0.5) - 0.5;
     if (src < 0) src = 0;
     const i0 = Math.min(Math.floor(src), inSize - 1);
