@@ -1,6 +1,6 @@
 /**
  * `pnpm bench` — usage: node dist/cli.js [--smoke] [--only NAME,…] [--ops OP|ID,…] [--out DIR] [--no-write]
- *   --smoke      tiny shapes, one or two runs: checks the harness, not the speed
+ *   --smoke      tiny shapes, one or two runs: checks the harness, not the speed (writes only with --out)
  *   --only       runners to keep, e.g. --only js,tfjs-cpu
  *   --ops        workloads to keep, by op or id, e.g. --ops matmul,conv2d
  *   --out DIR    where the JSON goes (default <repo>/bench/results)
@@ -54,7 +54,7 @@ console.log(
 );
 console.log(formatTable(report));
 for (const n of report.notes) console.log(`- ${n}`);
-if (!values["no-write"]) {
+if (!values["no-write"] && (!values.smoke || values.out)) {
   for (const p of writeReport(report, values.out ?? DEFAULT_RESULTS_DIR)) console.log(`wrote ${p}`);
 }
 console.log(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
