@@ -69,49 +69,49 @@ function micro(
     c36 = 0,
     c37 = 0;
   for (let p = 0; p < kc; p++, ai += 4, bi += 8) {
-    const b0 = bp[bi]!;
-    const b1 = bp[bi + 1]!;
-    const b2 = bp[bi + 2]!;
-    const b3 = bp[bi + 3]!;
-    const b4 = bp[bi + 4]!;
-    const b5 = bp[bi + 5]!;
-    const b6 = bp[bi + 6]!;
-    const b7 = bp[bi + 7]!;
     const a0 = ap[ai]!;
-    c00 += a0 * b0;
-    c01 += a0 * b1;
-    c02 += a0 * b2;
-    c03 += a0 * b3;
-    c04 += a0 * b4;
-    c05 += a0 * b5;
-    c06 += a0 * b6;
-    c07 += a0 * b7;
     const a1 = ap[ai + 1]!;
-    c10 += a1 * b0;
-    c11 += a1 * b1;
-    c12 += a1 * b2;
-    c13 += a1 * b3;
-    c14 += a1 * b4;
-    c15 += a1 * b5;
-    c16 += a1 * b6;
-    c17 += a1 * b7;
     const a2 = ap[ai + 2]!;
-    c20 += a2 * b0;
-    c21 += a2 * b1;
-    c22 += a2 * b2;
-    c23 += a2 * b3;
-    c24 += a2 * b4;
-    c25 += a2 * b5;
-    c26 += a2 * b6;
-    c27 += a2 * b7;
     const a3 = ap[ai + 3]!;
+    const b0 = bp[bi]!;
+    c00 += a0 * b0;
+    c10 += a1 * b0;
+    c20 += a2 * b0;
     c30 += a3 * b0;
+    const b1 = bp[bi + 1]!;
+    c01 += a0 * b1;
+    c11 += a1 * b1;
+    c21 += a2 * b1;
     c31 += a3 * b1;
+    const b2 = bp[bi + 2]!;
+    c02 += a0 * b2;
+    c12 += a1 * b2;
+    c22 += a2 * b2;
     c32 += a3 * b2;
+    const b3 = bp[bi + 3]!;
+    c03 += a0 * b3;
+    c13 += a1 * b3;
+    c23 += a2 * b3;
     c33 += a3 * b3;
+    const b4 = bp[bi + 4]!;
+    c04 += a0 * b4;
+    c14 += a1 * b4;
+    c24 += a2 * b4;
     c34 += a3 * b4;
+    const b5 = bp[bi + 5]!;
+    c05 += a0 * b5;
+    c15 += a1 * b5;
+    c25 += a2 * b5;
     c35 += a3 * b5;
+    const b6 = bp[bi + 6]!;
+    c06 += a0 * b6;
+    c16 += a1 * b6;
+    c26 += a2 * b6;
     c36 += a3 * b6;
+    const b7 = bp[bi + 7]!;
+    c07 += a0 * b7;
+    c17 += a1 * b7;
+    c27 += a2 * b7;
     c37 += a3 * b7;
   }
   if (mr === MR && nr === NR) {
@@ -189,58 +189,37 @@ function micro(
   for (let i = 0; i < mr; i++) for (let j = 0; j < nr; j++) c[co + i * ldc + j] += t[i * NR + j]!;
 }
 
-/** Packs rows i0..i0+mc of A (k range pc..pc+kc) into MR-row panels, k-major inside a panel. */
-function packAPanels(
-  a: NumArray,
-  aOff: number,
-  rsA: number,
-  csA: number,
-  i0: number,
-  mc: number,
-  pc: number,
+/**
+ * Packs a rows×kc block of a strided matrix into `width`-wide panels, k-major inside a panel (zero
+ * padding beyond `rows`). The loop order follows the source layout so reads stay sequential:
+ * rows-outer when elements of a row are adjacent in k (stride along k is 1), k-outer otherwise.
+ */
+function packPanels(
+  dst: Float64Array,
+  width: number,
+  src: NumArray,
+  off: number,
+  rowStride: number,
+  kStride: number,
+  rows: number,
   kc: number,
 ): void {
-  const dst = packA;
-  const panels = Math.ceil(mc / MR);
-  for (let ip = 0; ip < panels; ip++) {
-    const base = ip * MR * kc;
-    const rows = Math.min(MR, mc - ip * MR);
-    for (let i = 0; i < MR; i++) {
-      let q = base + i;
-      if (i >= rows) {
-        for (let p = 0; p < kc; p++, q += MR) dst[q] = 0;
-        continue;
+  const panels = Math.ceil(rows / width);
+  for (let pnl = 0; pnl < panels; pnl++) {
+    const base = pnl * width * kc;
+    const r0 = pnl * width;
+    const n = Math.min(width, rows - r0);
+    if (n < width) for (let q = base, end = base + width * kc; q < end; q++) dst[q] = 0;
+    if (kStride === 1) {
+      for (let r = 0; r < n; r++) {
+        let s = off + (r0 + r) * rowStride;
+        for (let p = 0, q = base + r; p < kc; p++, q += width, s++) dst[q] = src[s]!;
       }
-      let s = aOff + (i0 + ip * MR + i) * rsA + pc * csA;
-      for (let p = 0; p < kc; p++, q += MR, s += csA) dst[q] = a[s]!;
-    }
-  }
-}
-
-/** Packs columns j0..j0+nc of B (k range pc..pc+kc) into NR-column panels, k-major inside a panel. */
-function packBPanels(
-  b: NumArray,
-  bOff: number,
-  rsB: number,
-  csB: number,
-  j0: number,
-  nc: number,
-  pc: number,
-  kc: number,
-): void {
-  const dst = packB;
-  const panels = Math.ceil(nc / NR);
-  for (let jp = 0; jp < panels; jp++) {
-    const base = jp * NR * kc;
-    const cols = Math.min(NR, nc - jp * NR);
-    for (let j = 0; j < NR; j++) {
-      let q = base + j;
-      if (j >= cols) {
-        for (let p = 0; p < kc; p++, q += NR) dst[q] = 0;
-        continue;
+    } else {
+      for (let p = 0; p < kc; p++) {
+        let s = off + p * kStride + r0 * rowStride;
+        for (let r = 0, q = base + p * width; r < n; r++, q++, s += rowStride) dst[q] = src[s]!;
       }
-      let s = bOff + pc * rsB + (j0 + jp * NR + j) * csB;
-      for (let p = 0; p < kc; p++, q += NR, s += rsB) dst[q] = b[s]!;
     }
   }
 }
@@ -279,11 +258,11 @@ export function gemm(
     for (let pc = 0; pc < K; pc += KC) {
       const kc = Math.min(KC, K - pc);
       if (packB.length < nPanels * NR * kc) packB = new Float64Array(nPanels * NR * kc);
-      packBPanels(b, bOff, rsB, csB, jc, nc, pc, kc);
+      packPanels(packB, NR, b, bOff + pc * rsB + jc * csB, csB, rsB, nc, kc);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
         const mPanels = Math.ceil(mc / MR);
-        packAPanels(a, aOff, rsA, csA, ic, mc, pc, kc);
+        packPanels(packA, MR, a, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
         for (let jp = 0; jp < nPanels; jp++) {
           const j = jc + jp * NR;
           const nr = Math.min(NR, N - j);
