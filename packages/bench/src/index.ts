@@ -16,7 +16,7 @@ export {
   slug,
   writeReport,
 } from "./report.js";
-export { type PreparedCase, type Runner, Unsupported } from "./runner.js";
+export { type Inputs, type PreparedCase, type Runner, Unsupported } from "./runner.js";
 export { median, summarize, type Timing } from "./stats.js";
 export { registerBenchBackends, tesseraRunner } from "./tessera.js";
 export {

@@ -5,9 +5,14 @@ import type { Workload } from "./workloads.js";
 export interface PreparedCase {
   /** Computes the op once and waits for the result to be readable (`await data()`), then frees the output. */
   run(): Promise<void>;
+  /** Computes the op once and returns the output as float32 in PyTorch layout (for cross-checks). */
+  output(): Promise<Float32Array>;
   /** Frees the inputs. */
   dispose(): void;
 }
+
+/** Input values in PyTorch layout, keyed like `Workload.shapes`; absent: random normal inputs. */
+export type Inputs = Record<string, Float32Array>;
 
 export interface Runner {
   readonly name: string;
@@ -17,7 +22,7 @@ export interface Runner {
   /** Fused kernels the backend declares (empty for peers: not applicable). */
   readonly fused: readonly string[];
   /** Allocates inputs for `w`; throws `Unsupported` when the runner has no such op. */
-  prepare(w: Workload): PreparedCase;
+  prepare(w: Workload, inputs?: Inputs): PreparedCase;
   /** Live tensors owned by this runner, to check that a case frees what it allocates. */
   liveTensors(): number;
 }

@@ -17,9 +17,10 @@ import {
   registerBackend,
   softmax,
   type Tensor,
+  tensor,
   withBackend,
 } from "@tessera/core";
-import { type PreparedCase, type Runner, Unsupported } from "./runner.js";
+import { type Inputs, type PreparedCase, type Runner, Unsupported } from "./runner.js";
 import type { Workload } from "./workloads.js";
 
 /** Backend packages that are benchmarked when installed; importing one registers its backends. */
@@ -74,9 +75,12 @@ export function tesseraRunner(name: string): Runner {
     description: backend.info().description,
     fused: capabilities(backend).fused,
     liveTensors: () => memory().backends[name]?.numTensors ?? 0,
-    prepare(w: Workload): PreparedCase {
+    prepare(w: Workload, init?: Inputs): PreparedCase {
       const inputs: Record<string, Tensor> = {};
-      for (const [key, shape] of Object.entries(w.shapes)) inputs[key] = randn(shape, { backend: name });
+      for (const [key, shape] of Object.entries(w.shapes)) {
+        const data = init?.[key];
+        inputs[key] = data ? tensor(data, { shape, backend: name }) : randn(shape, { backend: name });
+      }
       let fn: () => Tensor;
       try {
         fn = compute(w, inputs);
@@ -90,6 +94,14 @@ export function tesseraRunner(name: string): Runner {
           const out = withBackend(name, fn);
           await out.data();
           out.dispose();
+        },
+        async output() {
+          const out = withBackend(name, fn);
+          try {
+            return Float32Array.from(await out.data());
+          } finally {
+            out.dispose();
+          }
         },
         dispose() {
           for (const t of Object.values(inputs)) t.dispose();

@@ -5,14 +5,18 @@ import { describe, expect, it } from "vitest";
 import {
   BASELINE,
   formatTable,
+  type Inputs,
   median,
+  registerBenchBackends,
   runBench,
   SMOKE_TIMING,
   SMOKE_WORKLOADS,
   slug,
+  tesseraRunner,
   WORKLOADS,
   writeReport,
 } from "../src/index.js";
+import { tfjsCpuRunner } from "../src/peers/tfjs-cpu.js";
 
 describe("stats", () => {
   it("median of odd and even counts ignores order", () => {
@@ -62,6 +66,41 @@ describe("runBench (smoke shapes)", () => {
     const [dated, latest] = paths.map((p) => readFileSync(p, "utf8"));
     expect(dated).toBe(latest);
     expect(JSON.parse(latest!).machine.node).toBe(process.version);
+  });
+});
+
+describe("runners agree", () => {
+  // The ratios only mean something if every runner computes the same op: same inputs, same outputs.
+  it("every runner's output equals js's on the smoke workloads (conv layout, layer norm composite included)", async () => {
+    await registerBenchBackends();
+    const runners = [tesseraRunner("js"), tesseraRunner("js-primitives"), await tfjsCpuRunner()];
+    for (const w of SMOKE_WORKLOADS) {
+      const inputs: Inputs = {};
+      let seed = 1;
+      for (const [key, shape] of Object.entries(w.shapes)) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        // A small LCG: deterministic values in [-1, 1) without depending on any runner's RNG.
+        inputs[key] = Float32Array.from(
+          { length: n },
+          () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 30 - 1,
+        );
+      }
+      const outputs: Float32Array[] = [];
+      for (const r of runners) {
+        const c = r.prepare(w, inputs);
+        outputs.push(await c.output());
+        c.dispose();
+      }
+      const ref = outputs[0]!;
+      for (let i = 1; i < runners.length; i++) {
+        const out = outputs[i]!;
+        expect(out.length, `${w.id} ${runners[i]!.name}`).toBe(ref.length);
+        let worst = 0;
+        for (let j = 0; j < ref.length; j++)
+          worst = Math.max(worst, Math.abs(out[j]! - ref[j]!) / (1 + Math.abs(ref[j]!)));
+        expect(worst, `${w.id}: ${runners[i]!.name} vs js`).toBeLessThan(1e-4);
+      }
+    }
   });
 });
 

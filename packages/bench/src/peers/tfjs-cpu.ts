@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { type PreparedCase, type Runner, Unsupported } from "../runner.js";
+import { type Inputs, type PreparedCase, type Runner, Unsupported } from "../runner.js";
 import type { Workload } from "../workloads.js";
 
 export async function tfjsCpuRunner(): Promise<Runner> {
@@ -19,30 +19,38 @@ export async function tfjsCpuRunner(): Promise<Runner> {
     description: `@tensorflow/tfjs-core ${tf.version_core} with tfjs-backend-cpu (pure JS, single thread)`,
     fused: [],
     liveTensors: () => tf.memory().numTensors,
-    prepare(w: Workload): PreparedCase {
+    prepare(w: Workload, init?: Inputs): PreparedCase {
       const inputs: tf.Tensor[] = [];
-      const input = (shape: number[]) => {
-        const t = tf.randomNormal(shape, 0, 1, "float32", 1);
+      /** Input `key` (PyTorch layout), permuted to tfjs's layout by `perm`. */
+      const input = (key: string, perm?: number[]) => {
+        const shape = w.shapes[key]!;
+        const data = init?.[key];
+        const t = tf.tidy(() => {
+          const x = data ? tf.tensor(data, shape, "float32") : tf.randomNormal(shape, 0, 1, "float32", 1);
+          return perm ? tf.transpose(x, perm) : x;
+        });
         inputs.push(t);
         return t;
       };
+      /** Output back in PyTorch layout. */
+      let toTorch: (y: tf.Tensor) => tf.Tensor = (y) => y;
       let fn: () => tf.Tensor;
       switch (w.op) {
         case "matmul": {
-          const a = input(w.shapes.a!);
-          const b = input(w.shapes.b!);
+          const a = input("a");
+          const b = input("b");
           fn = () => tf.matMul(a, b);
           break;
         }
         case "softmax": {
-          const x = input(w.shapes.x!);
+          const x = input("x");
           fn = () => tf.softmax(x, -1);
           break;
         }
         case "layerNorm": {
-          const x = input(w.shapes.x!);
-          const weight = input(w.shapes.weight!);
-          const bias = input(w.shapes.bias!);
+          const x = input("x");
+          const weight = input("weight");
+          const bias = input("bias");
           fn = () => {
             const { mean, variance } = tf.moments(x, -1, true);
             return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), weight), bias);
@@ -50,18 +58,17 @@ export async function tfjsCpuRunner(): Promise<Runner> {
           break;
         }
         case "conv2d": {
-          const [n, c, h, wd] = w.shapes.x!;
-          const [o, ci, kh, kw] = w.shapes.w!;
-          const x = input([n!, h!, wd!, c!]);
-          const filter = input([kh!, kw!, ci!, o!]);
+          const x = input("x", [0, 2, 3, 1]); // NCHW → NHWC
+          const filter = input("w", [2, 3, 1, 0]); // OIHW → HWIO
           const p = w.padding ?? 0;
-          fn = () =>
-            tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, [
-              [0, 0],
-              [p, p],
-              [p, p],
-              [0, 0],
-            ]);
+          const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0],
+          ];
+          fn = () => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, pad);
+          toTorch = (y) => tf.transpose(y, [0, 3, 1, 2]);
           break;
         }
         default:
@@ -72,6 +79,14 @@ export async function tfjsCpuRunner(): Promise<Runner> {
           const out = tf.tidy(fn);
           await out.data();
           out.dispose();
+        },
+        async output() {
+          const out = tf.tidy(() => toTorch(fn()));
+          try {
+            return Float32Array.from(await out.data());
+          } finally {
+            out.dispose();
+          }
         },
         dispose() {
           tf.dispose(inputs);
