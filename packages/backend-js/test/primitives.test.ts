@@ -179,3 +179,17 @@ describe("random", () => {
     }
   });
 });
+
+describe("where", () => {
+  it("contiguous and broadcast (stride-0) operands select per element", () => {
+    const cond = make(be, [2, 3], [1, 0, 1, 0, 0, 1], "bool");
+    const a = make(be, [2, 3], [1, 2, 3, 4, 5, 6]);
+    const b = make(be, [2, 3], [-1, -2, -3, -4, -5, -6]);
+    const out = Tensor.empty([2, 3], "float32", be);
+    be.where(cond.view, a.view, b.view, out.view);
+    expect(read(out)).toEqual([1, -2, 3, -4, -5, 6]);
+    const s = make(be, [1], [9]);
+    be.where(cond.view, a.view, s.asStrided([2, 3], [0, 0], 0).view, out.view);
+    expect(read(out)).toEqual([1, 9, 3, 9, 9, 6]);
+  });
+});

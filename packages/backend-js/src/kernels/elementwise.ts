@@ -221,21 +221,61 @@ export function whereKernel(
   out: StridedOperand,
   shape: readonly number[],
 ): void {
+  if ([c, x, y, out].every((v) => isContiguous(shape, v.strides))) {
+    whereRow(
+      c.data,
+      c.offset,
+      1,
+      x.data,
+      x.offset,
+      1,
+      y.data,
+      y.offset,
+      1,
+      out.data,
+      out.offset,
+      1,
+      numel(shape),
+    );
+    return;
+  }
   const plan = planRows(shape, [c.strides, x.strides, y.strides, out.strides]);
-  const n = plan.inner;
   const [cs, xs, ys, os] = plan.innerStrides as [number, number, number, number];
-  const cd = c.data;
-  const a = x.data;
-  const b = y.data;
-  const o = out.data;
-  forEachRow(plan, [c.offset, x.offset, y.offset, out.offset], (offs) => {
-    let pc = offs[0]!;
-    let pa = offs[1]!;
-    let pb = offs[2]!;
-    let po = offs[3]!;
-    for (let i = 0; i < n; i++, pc += cs, pa += xs, pb += ys, po += os)
-      o[po] = cd[pc] !== 0 ? a[pa]! : b[pb]!;
-  });
+  forEachRow(plan, [c.offset, x.offset, y.offset, out.offset], (offs) =>
+    whereRow(
+      c.data,
+      offs[0]!,
+      cs,
+      x.data,
+      offs[1]!,
+      xs,
+      y.data,
+      offs[2]!,
+      ys,
+      out.data,
+      offs[3]!,
+      os,
+      plan.inner,
+    ),
+  );
+}
+
+function whereRow(
+  cd: Arr,
+  pc: number,
+  cs: number,
+  a: Arr,
+  pa: number,
+  xs: number,
+  b: Arr,
+  pb: number,
+  ys: number,
+  o: Arr,
+  po: number,
+  os: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++, pc += cs, pa += xs, pb += ys, po += os) o[po] = cd[pc] !== 0 ? a[pa]! : b[pb]!;
 }
 
 /**
