@@ -14,7 +14,7 @@ export interface BenchOptions {
   onCase?: (r: CaseResult) => void;
 }
 
-/** The ratio baseline. */
+/** The ratio baseline: the pure-JS peer. */
 export const BASELINE = "tfjs-cpu";
 
 async function collectRunners(only: readonly string[] | undefined, notes: string[]): Promise<Runner[]> {
@@ -30,9 +30,14 @@ async function collectRunners(only: readonly string[] | undefined, notes: string
       notes.push(`${name}: unavailable (${e instanceof Error ? e.message : String(e)})`);
     }
   }
-  if (wanted(BASELINE)) {
-    const { tfjsCpuRunner } = await import("./peers/tfjs-cpu.js");
-    runners.push(await tfjsCpuRunner());
+  for (const backend of ["cpu", "wasm"] as const) {
+    if (!wanted(`tfjs-${backend}`)) continue;
+    const { tfjsRunner } = await import("./peers/tfjs.js");
+    try {
+      runners.push(await tfjsRunner(backend));
+    } catch (e) {
+      notes.push(`tfjs-${backend}: unavailable (${e instanceof Error ? e.message : String(e)})`);
+    }
   }
   return runners;
 }

@@ -50,7 +50,7 @@ const report = await runBench({
 const m = report.machine;
 console.log(`\nTessera bench · ${m.cpu} · ${m.cores} cores · Node ${m.node} · ${report.date.slice(0, 10)}`);
 console.log(
-  `median of timed runs after warm-up; vs ${report.baseline} = ${report.baseline} median / backend median (>1: faster)\n`,
+  `median of timed runs after warm-up; speedup = ${report.baseline} median / backend median (>1: faster)\n`,
 );
 console.log(formatTable(report));
 for (const n of report.notes) console.log(`- ${n}`);

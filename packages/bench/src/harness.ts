@@ -27,9 +27,11 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 export async function timeCase(runner: Runner, w: Workload, opts: TimingOptions): Promise<CaseResult> {
   const base = { workload: w.id, backend: runner.name };
-  const liveBefore = runner.liveTensors();
   let prepared: ReturnType<Runner["prepare"]>;
+  let liveBefore: number;
   try {
+    await runner.activate?.();
+    liveBefore = runner.liveTensors();
     prepared = runner.prepare(w);
   } catch (e) {
     if (e instanceof Unsupported) return { ...base, status: "unsupported", reason: e.message };

@@ -109,7 +109,7 @@ export function formatTable(report: BenchReport): string {
   const header2 = [""];
   for (const n of names) {
     header1.push(n, "", "");
-    header2.push("ms", "GF/s", n === report.baseline ? "" : `vs ${report.baseline}`);
+    header2.push("ms", "GF/s", n === report.baseline ? "" : "speedup");
   }
   const rows = report.workloads.map((w) => {
     const base = byKey.get(`${w.id}\u0000${report.baseline}`);

@@ -21,6 +21,8 @@ export interface Runner {
   readonly description: string;
   /** Fused kernels the backend declares (empty for peers: not applicable). */
   readonly fused: readonly string[];
+  /** Makes this runner current before a case (a library with one global backend switches here). */
+  activate?(): Promise<void>;
   /** Allocates inputs for `w`; throws `Unsupported` when the runner has no such op. */
   prepare(w: Workload, inputs?: Inputs): PreparedCase;
   /** Live tensors owned by this runner, to check that a case frees what it allocates. */

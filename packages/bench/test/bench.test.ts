@@ -16,7 +16,7 @@ import {
   WORKLOADS,
   writeReport,
 } from "../src/index.js";
-import { tfjsCpuRunner } from "../src/peers/tfjs-cpu.js";
+import { tfjsRunner } from "../src/peers/tfjs.js";
 
 describe("stats", () => {
   it("median of odd and even counts ignores order", () => {
@@ -36,10 +36,10 @@ describe("workloads", () => {
 });
 
 describe("runBench (smoke shapes)", () => {
-  it("times every workload on js, js-primitives and tfjs-cpu without leaking tensors", async () => {
+  it("times every workload on js, js-primitives, tfjs-cpu and tfjs-wasm without leaking tensors", async () => {
     const report = await runBench({ workloads: SMOKE_WORKLOADS, timing: SMOKE_TIMING });
     const names = report.runners.map((r) => r.name);
-    expect(names).toEqual(expect.arrayContaining(["js", "js-primitives", BASELINE]));
+    expect(names).toEqual(expect.arrayContaining(["js", "js-primitives", BASELINE, "tfjs-wasm"]));
     expect(report.results).toHaveLength(SMOKE_WORKLOADS.length * names.length);
     const errors = report.results.filter((r) => r.status === "error");
     expect(errors, JSON.stringify(errors, null, 2)).toEqual([]);
@@ -73,7 +73,12 @@ describe("runners agree", () => {
   // The ratios only mean something if every runner computes the same op: same inputs, same outputs.
   it("every runner's output equals js's on the smoke workloads (conv layout, layer norm composite included)", async () => {
     await registerBenchBackends();
-    const runners = [tesseraRunner("js"), tesseraRunner("js-primitives"), await tfjsCpuRunner()];
+    const runners = [
+      tesseraRunner("js"),
+      tesseraRunner("js-primitives"),
+      await tfjsRunner("cpu"),
+      await tfjsRunner("wasm"),
+    ];
     for (const w of SMOKE_WORKLOADS) {
       const inputs: Inputs = {};
       let seed = 1;
@@ -87,6 +92,7 @@ describe("runners agree", () => {
       }
       const outputs: Float32Array[] = [];
       for (const r of runners) {
+        await r.activate?.();
         const c = r.prepare(w, inputs);
         outputs.push(await c.output());
         c.dispose();

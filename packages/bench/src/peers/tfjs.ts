@@ -1,23 +1,36 @@
 /**
- * TensorFlow.js's pure-JavaScript CPU backend: the peer to beat, since it is what a Node user
- * without native binaries gets today. Runs in production mode (no debug checks, no console nag).
+ * TensorFlow.js peers. `tfjs-cpu` (pure JavaScript) is the peer to beat: what a Node user without
+ * native binaries gets today. `tfjs-wasm` (XNNPACK, SIMD, single thread in Node) shows where
+ * compiled kernels stand. Both run in production mode (no debug checks, no console nag).
  * Convolution uses tfjs's native NHWC/HWIO layout (same FLOPs); layer norm is the composite a tfjs
  * user writes, since tfjs-core has no layer-norm op.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
 import { type Inputs, type PreparedCase, type Runner, Unsupported } from "../runner.js";
 import type { Workload } from "../workloads.js";
 
-export async function tfjsCpuRunner(): Promise<Runner> {
+const DESCRIPTIONS = {
+  cpu: "tfjs-backend-cpu (pure JS, single thread)",
+  wasm: "tfjs-backend-wasm (XNNPACK, SIMD, single thread in Node)",
+};
+
+/** A runner for tfjs backend `backend`, named `tfjs-<backend>`; it activates its backend before each case. */
+export async function tfjsRunner(backend: "cpu" | "wasm"): Promise<Runner> {
   tf.enableProdMode();
-  await tf.setBackend("cpu");
-  await tf.ready();
+  const activate = async () => {
+    if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) {
+      throw new Error(`tfjs: backend '${backend}' failed to initialise`);
+    }
+  };
+  await activate();
   return {
-    name: "tfjs-cpu",
+    name: `tfjs-${backend}`,
     kind: "peer",
-    description: `@tensorflow/tfjs-core ${tf.version_core} with tfjs-backend-cpu (pure JS, single thread)`,
+    description: `@tensorflow/tfjs-core ${tf.version_core} with ${DESCRIPTIONS[backend]}`,
     fused: [],
+    activate,
     liveTensors: () => tf.memory().numTensors,
     prepare(w: Workload, init?: Inputs): PreparedCase {
       const inputs: tf.Tensor[] = [];
@@ -72,7 +85,7 @@ export async function tfjsCpuRunner(): Promise<Runner> {
           break;
         }
         default:
-          throw new Unsupported(`tfjs-cpu: no mapping for op '${(w as Workload).op}'`);
+          throw new Unsupported(`tfjs: no mapping for op '${(w as Workload).op}'`);
       }
       return {
         async run() {
