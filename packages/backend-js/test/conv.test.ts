@@ -153,3 +153,31 @@ describe("convTranspose2d", () => {
     });
   }
 });
+
+describe("large convolutions are processed in bands of rows", () => {
+  it("conv2d whose im2col exceeds the column budget matches direct convolution", () => {
+    const xs: Dims4 = [1, 64, 40, 100];
+    const ws: Dims4 = [2, 64, 3, 3];
+    const attrs = conv([1, 1], [1, 1], [1, 1], 1);
+    const x = make(be, xs, randomValues(numelOf(xs), 1), "float64");
+    const w = make(be, ws, randomValues(numelOf(ws), 2), "float64");
+    const ref = refConv(read(x), xs, read(w), ws, null, attrs);
+    const out = Tensor.empty(ref.shape, "float64", be);
+    F.conv2d(x.view, w.view, null, attrs, out.view);
+    expectClose(read(out), ref.out, 1e-12, 1e-12);
+    for (const t of [x, w, out]) t.dispose();
+  });
+
+  it("convTranspose2d whose column matrix exceeds the budget matches the scatter definition", () => {
+    const xs: Dims4 = [1, 2, 100, 200];
+    const ws: Dims4 = [2, 8, 4, 4];
+    const attrs: ConvTransposeAttrs = { ...conv([2, 2], [1, 1], [1, 1], 1), outputPadding: [1, 0] };
+    const x = make(be, xs, randomValues(numelOf(xs), 3), "float64");
+    const w = make(be, ws, randomValues(numelOf(ws), 4), "float64");
+    const ref = refConvT(read(x), xs, read(w), ws, null, attrs);
+    const out = Tensor.empty(ref.shape, "float64", be);
+    F.convTranspose2d(x.view, w.view, null, attrs, out.view);
+    expectClose(read(out), ref.out, 1e-12, 1e-12);
+    for (const t of [x, w, out]) t.dispose();
+  });
+});
