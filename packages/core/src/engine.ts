@@ -255,7 +255,14 @@ export function tidy<T>(a: string | (() => T), b?: () => T): T {
   const name = typeof a === "string" ? a : "tidy";
   const fn = typeof a === "string" ? b! : a;
   const scope: Scope = { name, tracked: new Set() };
-  const result = scopeStore.run(scope, fn);
+  let result: T;
+  try {
+    result = scopeStore.run(scope, fn);
+  } catch (e) {
+    // An op that throws halfway (e.g. an index out of range found by the kernel) leaves nothing behind.
+    closeScope(scope, undefined);
+    throw e;
+  }
   if (result instanceof Promise) {
     // Free what was created so far, then explain the fix instead of silently leaking across awaits.
     closeScope(scope, undefined);

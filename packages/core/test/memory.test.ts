@@ -47,6 +47,17 @@ describe("memory scopes", () => {
     expect(memory().numTensors).toBe(start);
   });
 
+  it("tidy frees what its function created when the function throws", () => {
+    const start = memory().numTensors;
+    expect(() =>
+      tidy(() => {
+        ones([3]).add(1);
+        throw new Error("halfway");
+      }),
+    ).toThrow("halfway");
+    expect(memory().numTensors).toBe(start);
+  });
+
   it("tidy refuses an async function with a pointer to scope()", () => {
     const start = memory().numTensors;
     expect(() =>

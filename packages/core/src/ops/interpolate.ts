@@ -16,7 +16,7 @@ import { Tensor } from "../tensor.js";
 import { tensor } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, mul } from "./elementwise.js";
-import { fusedKernel, requireFloat, withContiguous } from "./internal.js";
+import { fusedKernel, inF32, requireFloat, withContiguous } from "./internal.js";
 import { indexSelect } from "./manipulation.js";
 
 export interface InterpolateOptions {
@@ -156,8 +156,11 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
       const rows = indexSelect(x, 2, tensor(nearestIndices(H, out[0], scale[0]), be));
       return indexSelect(rows, 3, tensor(nearestIndices(W, out[1], scale[1]), be));
     }
-    // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…).
-    const cols = lerpAlong(x, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
-    return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+    // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…). Half inputs blend in
+    // float32 and round once, like a fused kernel.
+    return inF32(x, (xf) => {
+      const cols = lerpAlong(xf, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
+      return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+    });
   });
 }

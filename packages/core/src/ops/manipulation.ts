@@ -166,11 +166,11 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
       );
     }
   }
-  const out = Tensor.empty(index.shape, x.dtype, x.backend);
-  if (out.size === 0) return out;
-  if (x.rank > 0 && x.shape[d] === 0) {
+  if (numel(index.shape) > 0 && x.rank > 0 && x.shape[d] === 0) {
     throw new RangeError(`gather: cannot gather from dim ${d} of size 0 (input ${fmtShape(x.shape)})`);
   }
+  const out = Tensor.empty(index.shape, x.dtype, x.backend);
+  if (out.size === 0) return out;
   const xc = x.contiguous();
   const ic = index.contiguous();
   try {
