@@ -16,9 +16,11 @@ import { pathToFileURL } from "node:url";
 import { JsBackend } from "@tessera/backend-js";
 import { type Backend, findBackend, listBackends, registerBackend } from "@tessera/core";
 import { formatFailure } from "./describe.js";
+import { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
 import { runPerf } from "./perf.js";
 import { type ConformanceOptions, defaultSeed, runConformance } from "./runner.js";
 import { supportTable } from "./support.js";
+import { describeTorchOpResult, runTorchOpCases } from "./torch/op-cases.js";
 import type { CaseReport, CaseStatus, ConformanceReport } from "./types.js";
 
 export interface CliIO {
@@ -37,6 +39,7 @@ modes:
   test [backend]       run the suite against a registered backend (default js); exits 1 on failure
   perf [backend]       time each case on the backend and on the reference (median of repeats)
   support [backend…]   print the op × backend support table (Markdown) from declared capabilities
+  torch [backend]      check every op against the PyTorch golden cases shipped in fixtures/torch
   grad                 finite-difference gradient checks (not available yet: arrives with @tessera/autograd)
 
 options:
@@ -271,6 +274,17 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
         const names = args.positional.length ? args.positional : listBackends();
         io.out(supportTable(names.map(lookup)));
         return 0;
+      }
+      case "torch": {
+        const name = args.positional[0] ?? "js";
+        lookup(name);
+        const results = await runTorchOpCases(name, TORCH_FIXTURES_DIR);
+        const failed = results.filter((r) => !r.ok);
+        for (const r of failed) io.out(describeTorchOpResult(r));
+        io.out(
+          `torch goldens on '${name}': ${results.length - failed.length} passed, ${failed.length} failed`,
+        );
+        return failed.length ? 1 : 0;
       }
       case "grad":
         io.err(

@@ -13,6 +13,7 @@ export { CATALOGUE } from "./cases/index.js";
 export { type CliIO, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
 export { describeConformance, formatFailure } from "./describe.js";
+export { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
 export { type PerfOptions, type PerfRow, runPerf } from "./perf.js";
 export {
   CaseError,
@@ -27,4 +28,29 @@ export {
 } from "./runner.js";
 export { supportTable } from "./support.js";
 export * from "./tolerances.js";
+export {
+  compareWithTorchGolden,
+  describeTorchOpResult,
+  type LoadedTorchOpCase,
+  listTorchOpCaseFiles,
+  loadTorchOpCase,
+  runTorchOpCase,
+  runTorchOpCases,
+  TORCH_OP_CASES,
+  type TorchOpCase,
+  type TorchOpCaseResult,
+  type TorchOpInputs,
+  type TorchOpOutputs,
+  type TorchOutputComparison,
+  type TorchTolerance,
+} from "./torch/op-cases.js";
+export {
+  metadataJson,
+  readSafetensors,
+  type SafetensorsDType,
+  SafetensorsError,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  toInt32Array,
+} from "./torch/safetensors.js";
 export * from "./types.js";

@@ -39,6 +39,14 @@ describe("tessera-conformance", () => {
     expect(c.out.join("\n")).toMatch(/\| softmax\[float32\] \| composite \| [\d.]+ \| [\d.]+ \| [\d.]+× \|/);
   });
 
+  it("torch checks a backend against every shipped PyTorch golden op case", async () => {
+    const c = capture();
+    expect(await main(["torch", "js-primitives"], c.io)).toBe(0);
+    expect(c.out.join("\n")).toMatch(/torch goldens on 'js-primitives': (\d+) passed, 0 failed/);
+    const passed = Number(/(\d+) passed/.exec(c.out.join("\n"))![1]);
+    expect(passed).toBe(99);
+  });
+
   it("grad says it arrives with autograd; unknown modes and backends are usage errors", async () => {
     const c = capture();
     expect(await main(["grad"], c.io)).toBe(2);
