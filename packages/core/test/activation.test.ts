@@ -1,4 +1,3 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   dropout,
@@ -6,35 +5,17 @@ import {
   Generator,
   gelu,
   layerNorm,
-  listBackends,
   logSoftmax,
   memory,
   randn,
-  registerBackend,
   setBackend,
   softmax,
-  type Tensor,
   tensor,
   tidy,
 } from "../src/index.js";
+import { expectClose } from "./helpers.js";
 
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
-
-function close(actual: Tensor | ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-5): void {
-  const a = "dataSync" in actual ? actual.dataSync() : actual;
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    const e = expected[i]!;
-    if (Number.isNaN(e)) expect(a[i], `element ${i}`).toBeNaN();
-    else if (!Number.isFinite(e)) expect(a[i], `element ${i}`).toBe(e);
-    else
-      expect(Math.abs(a[i]! - e), `element ${i}: ${a[i]} vs ${e}`).toBeLessThanOrEqual(
-        tol * (1 + Math.abs(e)),
-      );
-  }
-}
+const close = expectClose;
 
 function flat(run: () => void): void {
   const before = memory().numTensors;

@@ -1,34 +1,16 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   Generator,
-  listBackends,
   memory,
   randn,
-  registerBackend,
   scaledDotProductAttention,
   setBackend,
-  type Tensor,
   tensor,
   tidy,
 } from "../src/index.js";
+import { expectClose } from "./helpers.js";
 
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
-
-function close(actual: Tensor, expected: ArrayLike<number>, tol = 1e-5): void {
-  const a = actual.dataSync();
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    const e = expected[i]!;
-    if (Number.isNaN(e)) expect(a[i], `element ${i}`).toBeNaN();
-    else
-      expect(Math.abs(a[i]! - e), `element ${i}: ${a[i]} vs ${e}`).toBeLessThanOrEqual(
-        tol * (1 + Math.abs(e)),
-      );
-  }
-}
+const close = expectClose;
 
 /** Direct attention of one [S, D] head with an optional additive mask. */
 function naive(q: number[][], k: number[][], v: number[][], mask?: number[][]): number[] {

@@ -1,23 +1,17 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as T from "../src/index.js";
 import {
   conv2d,
   convTranspose2d,
   Generator,
-  listBackends,
   memory,
   randn,
-  registerBackend,
   setBackend,
   type Tensor,
   tensor,
   tidy,
 } from "../src/index.js";
-
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
+import { expectClose } from "./helpers.js";
 
 interface Cfg {
   x: number[]; // [N,C,H,W]
@@ -105,15 +99,8 @@ function naiveConvT(
   return { data: out, shape: [N, O, Ho, Wo] };
 }
 
-function close(actual: Tensor, expected: ArrayLike<number>, tol = 1e-4): void {
-  const a = actual.dataSync();
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    expect(Math.abs(a[i]! - expected[i]!), `element ${i}: ${a[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
-      tol * (1 + Math.abs(expected[i]!)),
-    );
-  }
-}
+// Conv sums many products: 1e-4 relative by default.
+const close = (a: Tensor, e: ArrayLike<number>, tol = 1e-4) => expectClose(a, e, tol);
 
 const CONV_CASES: Cfg[] = [
   {

@@ -1,39 +1,21 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   binaryCrossEntropyWithLogits,
   crossEntropy,
   Generator,
   l1Loss,
-  listBackends,
   memory,
   mseLoss,
   randint,
   randn,
-  registerBackend,
   setBackend,
   smoothL1Loss,
-  type Tensor,
   tensor,
   tidy,
 } from "../src/index.js";
+import { expectClose } from "./helpers.js";
 
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
-
-function close(actual: Tensor, expected: number | ArrayLike<number>, tol = 1e-5): void {
-  const a = actual.dataSync();
-  const e = typeof expected === "number" ? [expected] : expected;
-  expect(a.length).toBe(e.length);
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(e[i]!)) expect(a[i]).toBeNaN();
-    else
-      expect(Math.abs(a[i]! - e[i]!), `element ${i}: ${a[i]} vs ${e[i]}`).toBeLessThanOrEqual(
-        tol * (1 + Math.abs(e[i]!)),
-      );
-  }
-}
+const close = expectClose;
 
 /** PyTorch 1.13's cross_entropy (class indices, with weights, ignore_index and label smoothing), transcribed. */
 function refCrossEntropy(

@@ -1,32 +1,8 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  adamUpdate,
-  Generator,
-  listBackends,
-  memory,
-  randn,
-  registerBackend,
-  setBackend,
-  type Tensor,
-  tensor,
-  tidy,
-  zeros,
-} from "../src/index.js";
+import { adamUpdate, Generator, memory, randn, setBackend, tensor, tidy, zeros } from "../src/index.js";
+import { expectClose } from "./helpers.js";
 
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
-
-function close(actual: Tensor, expected: ArrayLike<number>, tol = 1e-5): void {
-  const a = actual.dataSync();
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    expect(Math.abs(a[i]! - expected[i]!), `element ${i}: ${a[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
-      tol * (1 + Math.abs(expected[i]!)),
-    );
-  }
-}
+const close = expectClose;
 
 interface Hyper {
   lr: number;

@@ -1,23 +1,16 @@
-import { JsBackend } from "@tessera/backend-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   adaptiveAvgPool2d,
   avgPool2d,
   Generator,
-  listBackends,
   maxPool2d,
   memory,
   randn,
-  registerBackend,
   setBackend,
-  type Tensor,
   tensor,
   tidy,
 } from "../src/index.js";
-
-// 'js' runs fused kernels where backend-js has them; 'js-prim' runs core's composites only.
-if (!listBackends().includes("js-prim"))
-  registerBackend("js-prim", () => new JsBackend({ name: "js-prim", fused: [] }));
+import { expectClose } from "./helpers.js";
 
 interface PoolCfg {
   x: [number, number, number, number];
@@ -91,19 +84,7 @@ function naiveAdaptive(x: ArrayLike<number>, shape: number[], Ho: number, Wo: nu
   return out;
 }
 
-function close(actual: Tensor, expected: ArrayLike<number>, tol = 1e-5): void {
-  const a = actual.dataSync();
-  expect(a.length).toBe(expected.length);
-  for (let i = 0; i < a.length; i++) {
-    const e = expected[i]!;
-    if (Number.isNaN(e)) expect(a[i]).toBeNaN();
-    else if (!Number.isFinite(e)) expect(a[i]).toBe(e);
-    else
-      expect(Math.abs(a[i]! - e), `element ${i}: ${a[i]} vs ${e}`).toBeLessThanOrEqual(
-        tol * (1 + Math.abs(e)),
-      );
-  }
-}
+const close = expectClose;
 
 const CASES: PoolCfg[] = [
   { x: [2, 3, 6, 6], k: [2, 2], s: [2, 2], p: [0, 0], d: [1, 1], ceil: false, includePad: true },
