@@ -51,7 +51,10 @@ for (const name of listBackends()) {
     console.warn(`support-table: skipping ${name}: ${e instanceof Error ? e.message : e}`);
   }
 }
-const table = (await conformanceTable(backends)) ?? capabilityTable(backends);
+const fromConformance = await conformanceTable(backends);
+const table = fromConformance
+  ? `${fromConformance.trim()}\n\nEvery backend implements all ${PRIMITIVE_KERNELS.length} primitives (${PRIMITIVE_KERNELS.map((k) => `\`${k}\``).join(", ")}). fused: the backend's own kernel; composite: core's fallback built from primitives.`
+  : capabilityTable(backends);
 
 const doc = readFileSync(DOC, "utf8");
 const start = doc.indexOf(BEGIN);
