@@ -34,22 +34,30 @@ export function softmaxKernel(
         if (v > mx[j]!) mx[j] = v;
       }
     }
+    if (!log) {
+      for (let k = 0; k < len; k++) {
+        const p = k * inner;
+        for (let j = 0; j < inner; j++) {
+          const e = Math.exp(x[xb + p + j]! - mx[j]!);
+          out[ob + p + j] = e;
+          sum[j]! += e;
+        }
+      }
+      for (let j = 0; j < inner; j++) sum[j] = 1 / sum[j]!;
+      for (let k = 0; k < len; k++) {
+        const p = ob + k * inner;
+        for (let j = 0; j < inner; j++) out[p + j] = out[p + j]! * sum[j]!;
+      }
+      continue;
+    }
     for (let k = 0; k < len; k++) {
       const p = xb + k * inner;
       for (let j = 0; j < inner; j++) sum[j]! += Math.exp(x[p + j]! - mx[j]!);
     }
-    if (log) {
-      for (let j = 0; j < inner; j++) sum[j] = mx[j]! + Math.log(sum[j]!);
-      for (let k = 0; k < len; k++) {
-        const p = k * inner;
-        for (let j = 0; j < inner; j++) out[ob + p + j] = x[xb + p + j]! - sum[j]!;
-      }
-    } else {
-      for (let j = 0; j < inner; j++) sum[j] = 1 / sum[j]!;
-      for (let k = 0; k < len; k++) {
-        const p = k * inner;
-        for (let j = 0; j < inner; j++) out[ob + p + j] = Math.exp(x[xb + p + j]! - mx[j]!) * sum[j]!;
-      }
+    for (let j = 0; j < inner; j++) sum[j] = mx[j]! + Math.log(sum[j]!);
+    for (let k = 0; k < len; k++) {
+      const p = k * inner;
+      for (let j = 0; j < inner; j++) out[ob + p + j] = x[xb + p + j]! - sum[j]!;
     }
   }
 }
@@ -70,12 +78,18 @@ export function softmaxRow(
   }
   // A NaN never wins `v > m`; it still poisons the sum below, so the whole row becomes NaN.
   let s = 0;
-  for (let i = 0; i < len; i++) s += Math.exp(x[xp + i]! - m);
   if (log) {
+    for (let i = 0; i < len; i++) s += Math.exp(x[xp + i]! - m);
     const lse = m + Math.log(s);
     for (let i = 0; i < len; i++) out[op + i] = x[xp + i]! - lse;
   } else {
+    // exp once per element: park it in `out` (x[i] is read before out[i] is written, so aliasing is fine).
+    for (let i = 0; i < len; i++) {
+      const e = Math.exp(x[xp + i]! - m);
+      out[op + i] = e;
+      s += e;
+    }
     const inv = 1 / s;
-    for (let i = 0; i < len; i++) out[op + i] = Math.exp(x[xp + i]! - m) * inv;
+    for (let i = 0; i < len; i++) out[op + i] = out[op + i]! * inv;
   }
 }
