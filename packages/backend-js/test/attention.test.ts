@@ -73,13 +73,13 @@ function run(
   const w = opts.weights ? Tensor.empty([B, Sq, Sk], dtype, be) : null;
   const scale = 1 / Math.sqrt(Math.max(D, 1));
   F.attention(
-    q.view,
-    k.view,
-    v.view,
-    mask?.view ?? null,
+    q.kernelView,
+    k.kernelView,
+    v.kernelView,
+    mask?.kernelView ?? null,
     { scale, causal: !!opts.causal },
-    out.view,
-    w?.view ?? null,
+    out.kernelView,
+    w?.kernelView ?? null,
   );
   const ref = refAttention(
     read(q),

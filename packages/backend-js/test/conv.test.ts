@@ -103,7 +103,7 @@ describe("conv2d", () => {
           const b = withBias ? make(be, [ws[0]], bv, dtype) : null;
           const ref = refConv(read(x), xs, read(w), ws, b ? read(b) : null, attrs);
           const out = Tensor.empty(ref.shape, dtype, be);
-          F.conv2d(x.view, w.view, b?.view ?? null, attrs, out.view);
+          F.conv2d(x.kernelView, w.kernelView, b?.kernelView ?? null, attrs, out.kernelView);
           expectClose(
             read(out),
             ref.out,
@@ -140,7 +140,7 @@ describe("convTranspose2d", () => {
           const b = withBias ? make(be, [O], randomValues(O, 5), dtype) : null;
           const ref = refConvT(read(x), xs, read(w), ws, b ? read(b) : null, attrs);
           const out = Tensor.empty(ref.shape, dtype, be);
-          F.convTranspose2d(x.view, w.view, b?.view ?? null, attrs, out.view);
+          F.convTranspose2d(x.kernelView, w.kernelView, b?.kernelView ?? null, attrs, out.kernelView);
           expectClose(
             read(out),
             ref.out,
@@ -163,7 +163,7 @@ describe("large convolutions are processed in bands of rows", () => {
     const w = make(be, ws, randomValues(numelOf(ws), 2), "float64");
     const ref = refConv(read(x), xs, read(w), ws, null, attrs);
     const out = Tensor.empty(ref.shape, "float64", be);
-    F.conv2d(x.view, w.view, null, attrs, out.view);
+    F.conv2d(x.kernelView, w.kernelView, null, attrs, out.kernelView);
     expectClose(read(out), ref.out, 1e-12, 1e-12);
     for (const t of [x, w, out]) t.dispose();
   });
@@ -176,7 +176,7 @@ describe("large convolutions are processed in bands of rows", () => {
     const w = make(be, ws, randomValues(numelOf(ws), 4), "float64");
     const ref = refConvT(read(x), xs, read(w), ws, null, attrs);
     const out = Tensor.empty(ref.shape, "float64", be);
-    F.convTranspose2d(x.view, w.view, null, attrs, out.view);
+    F.convTranspose2d(x.kernelView, w.kernelView, null, attrs, out.kernelView);
     expectClose(read(out), ref.out, 1e-12, 1e-12);
     for (const t of [x, w, out]) t.dispose();
   });

@@ -54,11 +54,11 @@ describe("crossEntropy", () => {
           const wt = withWeight ? make(be, [C], weight, "float64") : null;
           const out = Tensor.empty(red === "none" ? [N] : [], "float64", be);
           F.crossEntropy(
-            xt.view,
-            tt.view,
-            wt?.view ?? null,
+            xt.kernelView,
+            tt.kernelView,
+            wt?.kernelView ?? null,
             { ignoreIndex: -100, labelSmoothing: eps, reduction: red },
-            out.view,
+            out.kernelView,
           );
           expectClose(
             read(out),
@@ -75,20 +75,20 @@ describe("crossEntropy", () => {
     const tt = make(be, [2], [7, 7], "int32");
     const out = Tensor.empty([], "float32", be);
     F.crossEntropy(
-      xt.view,
-      tt.view,
+      xt.kernelView,
+      tt.kernelView,
       null,
       { ignoreIndex: 7, labelSmoothing: 0, reduction: "mean" },
-      out.view,
+      out.kernelView,
     );
     expect(read(out)[0]).toBeNaN();
     expect(() =>
       F.crossEntropy(
-        xt.view,
-        tt.view,
+        xt.kernelView,
+        tt.kernelView,
         null,
         { ignoreIndex: -100, labelSmoothing: 0, reduction: "mean" },
-        out.view,
+        out.kernelView,
       ),
     ).toThrow(/out of bounds/);
     for (const t of [xt, tt, out]) t.dispose();
@@ -135,7 +135,7 @@ describe("adamUpdate", () => {
             decoupled,
             step,
           };
-          F.adamUpdate(pt.view, gt.view, mt.view, vt.view, a);
+          F.adamUpdate(pt.kernelView, gt.kernelView, mt.kernelView, vt.kernelView, a);
           const r = refAdam(p, read(gt), m, v, a);
           const tol = dtype === "float64" ? 1e-12 : dtype === "float32" ? 1e-6 : 1e-2;
           expectClose(read(pt), r.P, tol, tol);

@@ -71,7 +71,7 @@ function runMatmul(
   const br = read(b);
   const ref = refMatmul(ar, aShape, br, bShape, transA, transB);
   const out = Tensor.empty(ref.shape, dtype, be);
-  be.matmul(a.view, b.view, transA, transB, out.view);
+  be.matmul(a.kernelView, b.kernelView, transA, transB, out.kernelView);
   const got = read(out);
   a.dispose();
   b.dispose();
@@ -183,7 +183,7 @@ describe("matmul", () => {
       const b = make(be, [K, 11], bv, "float32");
       const ref = refMatmul(read(a), [9, K], read(b), [K, 11], false, false).out;
       const out = Tensor.empty([9, 11], "float32", be);
-      be.matmul(a.view, b.view, false, false, out.view);
+      be.matmul(a.kernelView, b.kernelView, false, false, out.kernelView);
       const got = read(out);
       for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!) / ref[i]!).toBeLessThan(1e-5);
       for (const t of [a, b, out]) t.dispose();
@@ -194,7 +194,7 @@ describe("matmul", () => {
     const a = make(be, [3, 4], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "int32");
     const b = make(be, [4, 2], [1, 0, 0, 1, 1, 1, -1, 2], "int32");
     const out = Tensor.empty([3, 2], "int32", be);
-    be.matmul(a.view, b.view, false, false, out.view);
+    be.matmul(a.kernelView, b.kernelView, false, false, out.kernelView);
     expect(read(out)).toEqual([0, 13, 4, 29, 8, 45]);
     for (const t of [a, b, out]) t.dispose();
     for (const dtype of ["float16", "bfloat16"] as const) {
@@ -209,7 +209,7 @@ describe("matmul", () => {
     const b = base.slice(0, 20, 50).reshape(5, 6);
     const ref = refMatmul(read(a), [4, 5], read(b), [5, 6], false, false).out;
     const out = Tensor.empty([4, 6], "float32", be);
-    be.matmul(a.view, b.view, false, false, out.view);
+    be.matmul(a.kernelView, b.kernelView, false, false, out.kernelView);
     expectMatmulClose(read(out), ref, 1e-6, 5);
     for (const t of [base, a, b, out]) t.dispose();
   });

@@ -41,7 +41,7 @@ function runPool(
   const Wo = outSize(W, a.kernel[1], a.stride[1], a.padding[1], a.dilation[1], a.ceilMode);
   const t = make(be, shape, x, "float64");
   const out = Tensor.empty([N, C, Ho, Wo], "float64", be);
-  (kind === "max" ? F.maxPool2d : F.avgPool2d)(t.view, a, out.view);
+  (kind === "max" ? F.maxPool2d : F.avgPool2d)(t.kernelView, a, out.kernelView);
   const got = read(out);
   t.dispose();
   out.dispose();
@@ -150,7 +150,7 @@ describe("adaptiveAvgPool2d", () => {
       const x = randomValues(H * W * 2, H + Wo);
       const t = make(be, [1, 2, H, W], x, "float64");
       const out = Tensor.empty([1, 2, Ho, Wo], "float64", be);
-      F.adaptiveAvgPool2d(t.view, out.view);
+      F.adaptiveAvgPool2d(t.kernelView, out.kernelView);
       const ref: number[] = [];
       for (let pl = 0; pl < 2; pl++)
         for (let i = 0; i < Ho; i++)
@@ -183,9 +183,9 @@ describe("interpolate", () => {
     const t = make(be, shape, x, "float64");
     const out = Tensor.empty(os, "float64", be);
     F.interpolate(
-      t.view,
+      t.kernelView,
       { mode, alignCorners, scale: scale ?? [shape[2]! / os[2]!, shape[3]! / os[3]!] },
-      out.view,
+      out.kernelView,
     );
     const got = read(out);
     t.dispose();
@@ -222,7 +222,7 @@ describe("interpolate with non-finite pixels", () => {
     const I = Number.POSITIVE_INFINITY;
     const t = make(be, [1, 1, 2, 3], [1, I, 3, 4, 5, 6], "float32");
     const out = Tensor.empty([1, 1, 4, 3], "float32", be);
-    F.interpolate(t.view, { mode: "bilinear", alignCorners: false, scale: [0.5, 1.5] }, out.view);
+    F.interpolate(t.kernelView, { mode: "bilinear", alignCorners: false, scale: [0.5, 1.5] }, out.kernelView);
     const got = read(out);
     expect(got[0]).toBe(1);
     expect(got[2]).toBe(3);

@@ -22,17 +22,17 @@ describe("unary / binary fast paths", () => {
     const xt = x.transpose(0, 1).contiguous();
     for (const op of ["exp", "tanh", "abs", "sigmoid", "relu"] as const) {
       const a = Tensor.empty([6, 7], "float32", be);
-      be.unary(op, x.view, a.view);
+      be.unary(op, x.kernelView, a.kernelView);
       const b = Tensor.empty([7, 6], "float32", be);
-      be.unary(op, x.transpose(0, 1).view, b.view);
+      be.unary(op, x.transpose(0, 1).kernelView, b.kernelView);
       expect(read(b)).toEqual(read(a.transpose(0, 1).contiguous()));
     }
     for (const op of ["add", "mul", "div", "maximum", "lt"] as const) {
       const dt = op === "lt" ? "bool" : "float32";
       const a = Tensor.empty([6, 7], dt, be);
-      be.binary(op, x.view, y.view, a.view);
+      be.binary(op, x.kernelView, y.kernelView, a.kernelView);
       const b = Tensor.empty([7, 6], dt, be);
-      be.binary(op, xt.view, y.transpose(0, 1).view, b.view);
+      be.binary(op, xt.kernelView, y.transpose(0, 1).kernelView, b.kernelView);
       expect(read(b)).toEqual(read(a.transpose(0, 1).contiguous()));
     }
   });
@@ -41,7 +41,7 @@ describe("unary / binary fast paths", () => {
     const x = make(be, [3, 4], randomValues(12, 3));
     const s = make(be, [1], [2.5]);
     const out = Tensor.empty([3, 4], "float32", be);
-    be.binary("mul", x.view, s.asStrided([3, 4], [0, 0], 0).view, out.view);
+    be.binary("mul", x.kernelView, s.asStrided([3, 4], [0, 0], 0).kernelView, out.kernelView);
     expect(read(out)).toEqual(read(x).map((v) => Math.fround(v * 2.5)));
   });
 });
@@ -65,7 +65,7 @@ describe("copy between dtypes", () => {
         for (const strided of [false, true]) {
           const dst = Tensor.empty(strided ? [5, 2] : [2, 5], to, be);
           const view = strided ? src.transpose(0, 1) : src;
-          be.copy(view.view, dst.view);
+          be.copy(view.kernelView, dst.kernelView);
           const expected = (
             strided ? [0, 5, 1, 6, 2, 7, 3, 8, 4, 9].map((i) => srcValues[i]!) : srcValues
           ).map((v) => convert(v, to));
@@ -87,9 +87,9 @@ describe("copy between dtypes", () => {
 
   it("fill writes contiguous and strided views", () => {
     const t = make(be, [3, 4], new Array(12).fill(0));
-    be.fill(t.slice(1, 1, 3).view, 7);
+    be.fill(t.slice(1, 1, 3).kernelView, 7);
     expect(read(t)).toEqual([0, 7, 7, 0, 0, 7, 7, 0, 0, 7, 7, 0]);
-    be.fill(t.view, -1.5);
+    be.fill(t.kernelView, -1.5);
     expect(read(t)).toEqual(new Array(12).fill(-1.5));
   });
 });
@@ -133,7 +133,7 @@ describe("reduce", () => {
           "float64",
           be,
         );
-        be.reduce(op, t.view, axes, out.view);
+        be.reduce(op, t.kernelView, axes, out.kernelView);
         const ref = refReduce(op, x, shape, axes);
         const got = read(out);
         for (let i = 0; i < ref.length; i++) {
@@ -151,7 +151,7 @@ describe("reduce", () => {
   it("sum over an empty axis is 0", () => {
     const t = Tensor.empty([3, 0], "float32", be);
     const out = Tensor.empty([3, 1], "float32", be);
-    be.reduce("sum", t.view, [1], out.view);
+    be.reduce("sum", t.kernelView, [1], out.kernelView);
     expect(read(out)).toEqual([0, 0, 0]);
   });
 });
@@ -169,7 +169,7 @@ describe("random", () => {
         for (const n of [1, 7, 33]) {
           const state = { key: [0x12345678, 0x9abcdef0] as const, counter: 5 };
           const t = Tensor.empty([n], dtype, be);
-          be.random(t.view, dist, state);
+          be.random(t.kernelView, dist, state);
           const ref = new Float64Array(n);
           philoxFill(ref, dist, state);
           expect(read(t)).toEqual(Array.from(ref, (v) => castScalar(dtype, v)));
@@ -186,10 +186,10 @@ describe("where", () => {
     const a = make(be, [2, 3], [1, 2, 3, 4, 5, 6]);
     const b = make(be, [2, 3], [-1, -2, -3, -4, -5, -6]);
     const out = Tensor.empty([2, 3], "float32", be);
-    be.where(cond.view, a.view, b.view, out.view);
+    be.where(cond.kernelView, a.kernelView, b.kernelView, out.kernelView);
     expect(read(out)).toEqual([1, -2, 3, -4, -5, 6]);
     const s = make(be, [1], [9]);
-    be.where(cond.view, a.view, s.asStrided([2, 3], [0, 0], 0).view, out.view);
+    be.where(cond.kernelView, a.kernelView, s.asStrided([2, 3], [0, 0], 0).kernelView, out.kernelView);
     expect(read(out)).toEqual([1, 9, 3, 9, 9, 6]);
   });
 });

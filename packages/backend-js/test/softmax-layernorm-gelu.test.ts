@@ -57,20 +57,20 @@ describe("softmax / logSoftmax", () => {
     it(`${name} matches a float64 reference over every dim (odd, size-1 and 0-size shapes)`, () => {
       for (const [shape, dim] of shapes) {
         const x = randomValues(numelOf(shape), 7, -20, 20);
-        const got = run1((a, o) => F[name](a.view, dim, o.view), shape, x);
+        const got = run1((a, o) => F[name](a.kernelView, dim, o.kernelView), shape, x);
         expectClose(got, refSoftmax(x, shape, dim, log), 1e-12, 1e-14);
       }
     });
     it(`${name} in float32 stays within 1e-6 of the reference, even for large logits`, () => {
       const shape = [6, 9];
       const x = Array.from(Float32Array.from(randomValues(54, 3, -1000, 1000)));
-      const got = run1((a, o) => F[name](a.view, 1, o.view), shape, x, "float32");
+      const got = run1((a, o) => F[name](a.kernelView, 1, o.kernelView), shape, x, "float32");
       expectClose(got, refSoftmax(x, shape, 1, log), 1e-5, 1e-6);
     });
     it(`${name} gives NaN for an all -Inf row, a NaN row for a NaN, and exact 0/1 for ±Inf mixes`, () => {
       const I = Number.POSITIVE_INFINITY;
       const x = [-I, -I, -I, 1, Number.NaN, 2, 0, -I, 3];
-      const got = run1((a, o) => F[name](a.view, 1, o.view), [3, 3], x);
+      const got = run1((a, o) => F[name](a.kernelView, 1, o.kernelView), [3, 3], x);
       for (let i = 0; i < 6; i++) expect(got[i]).toBeNaN();
       const ref = refSoftmax(x, [3, 3], 1, log);
       expectClose(got.slice(6), ref.slice(6), 1e-12, 0);
@@ -78,7 +78,12 @@ describe("softmax / logSoftmax", () => {
     });
     it(`${name} works in float16 and bfloat16 through the half decoder`, () => {
       for (const dtype of ["float16", "bfloat16"] as const) {
-        const x = run1((a, o) => F[name](a.view, 1, o.view), [2, 5], randomValues(10, 5, -3, 3), dtype);
+        const x = run1(
+          (a, o) => F[name](a.kernelView, 1, o.kernelView),
+          [2, 5],
+          randomValues(10, 5, -3, 3),
+          dtype,
+        );
         const xs = read(make(be, [2, 5], randomValues(10, 5, -3, 3), dtype));
         expectClose(x, refSoftmax(xs, [2, 5], 1, log), 1e-2, 1e-2);
       }
@@ -123,7 +128,7 @@ describe("layerNorm", () => {
         const w = affine === "both" || affine === "weight" ? make(be, [size], wv, "float64") : null;
         const b = affine === "both" || affine === "bias" ? make(be, [size], bv, "float64") : null;
         const out = Tensor.empty(shape, "float64", be);
-        F.layerNorm(x.view, w?.view ?? null, b?.view ?? null, size, 1e-5, out.view);
+        F.layerNorm(x.kernelView, w?.kernelView ?? null, b?.kernelView ?? null, size, 1e-5, out.kernelView);
         expectClose(read(out), refLayerNorm(xv, size, w ? wv : null, b ? bv : null, 1e-5), 1e-12, 1e-12);
         for (const t of [x, w, b, out]) t?.dispose();
       }
@@ -132,13 +137,18 @@ describe("layerNorm", () => {
 
   it("keeps precision when the mean dwarfs the variance (float32 input offset by 1e4)", () => {
     const xv = Array.from(Float32Array.from(randomValues(26, 4, 1e4, 1e4 + 1)));
-    const got = run1((x, o) => F.layerNorm(x.view, null, null, 13, 1e-5, o.view), [2, 13], xv, "float32");
+    const got = run1(
+      (x, o) => F.layerNorm(x.kernelView, null, null, 13, 1e-5, o.kernelView),
+      [2, 13],
+      xv,
+      "float32",
+    );
     expectClose(got, refLayerNorm(xv, 13, null, null, 1e-5), 1e-4, 1e-4);
   });
 
   it("a constant row normalises to 0 (eps keeps the division finite) and NaN propagates", () => {
     const got = run1(
-      (x, o) => F.layerNorm(x.view, null, null, 3, 1e-5, o.view),
+      (x, o) => F.layerNorm(x.kernelView, null, null, 3, 1e-5, o.kernelView),
       [2, 3],
       [4, 4, 4, 1, Number.NaN, 2],
     );
@@ -151,7 +161,7 @@ describe("gelu", () => {
   const special = [0, -0, 1e-8, -1e-8, 3, -3, 10, -10, 30, -30, Number.POSITIVE_INFINITY, Number.NaN];
   it("erf form matches 0.5·x·(1 + erf(x/√2)) and keeps -0, ±Inf and NaN", () => {
     const xv = [...randomValues(37, 21, -6, 6), ...special];
-    const got = run1((x, o) => F.gelu(x.view, "none", o.view), [xv.length], xv);
+    const got = run1((x, o) => F.gelu(x.kernelView, "none", o.kernelView), [xv.length], xv);
     expectClose(
       got,
       xv.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
@@ -162,13 +172,18 @@ describe("gelu", () => {
   });
   it("tanh form matches the tanh approximation and is within 1e-3 of the erf form", () => {
     const xv = [...randomValues(37, 22, -6, 6), ...special];
-    const got = run1((x, o) => F.gelu(x.view, "tanh", o.view), [xv.length], xv, "float32");
+    const got = run1((x, o) => F.gelu(x.kernelView, "tanh", o.kernelView), [xv.length], xv, "float32");
     const c = Math.sqrt(2 / Math.PI);
     const ref = Array.from(Float32Array.from(xv)).map(
       (v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3))),
     );
     expectClose(got, ref, 1e-6, 1e-7);
-    const exact = run1((x, o) => F.gelu(x.view, "none", o.view), [37], xv.slice(0, 37), "float32");
+    const exact = run1(
+      (x, o) => F.gelu(x.kernelView, "none", o.kernelView),
+      [37],
+      xv.slice(0, 37),
+      "float32",
+    );
     expectClose(got.slice(0, 37), exact, 0, 1e-3);
   });
   it("erf is accurate to 2e-7 against known values", () => {

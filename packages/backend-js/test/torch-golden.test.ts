@@ -67,17 +67,27 @@ const pool = (k: number, s: number, p: number, countIncludePad = true): PoolAttr
 
 describe("fused kernels reproduce PyTorch's golden outputs", () => {
   it("softmax and logSoftmax (last dim, dim 1, ±150 logits)", () => {
-    check("softmax_last", (i, o) => F.softmax(i.x!.view, 3, o.view));
-    check("softmax_dim1", (i, o) => F.softmax(i.x!.view, 1, o.view));
-    check("log_softmax_last", (i, o) => F.logSoftmax(i.x!.view, 3, o.view));
-    check("log_softmax_dim1", (i, o) => F.logSoftmax(i.x!.view, 1, o.view));
-    check("softmax_large", (i, o) => F.softmax(i.x!.view, 1, o.view));
-    check("log_softmax_large", (i, o) => F.logSoftmax(i.x!.view, 1, o.view), { rtol: 1e-5, atol: 2e-5 });
+    check("softmax_last", (i, o) => F.softmax(i.x!.kernelView, 3, o.kernelView));
+    check("softmax_dim1", (i, o) => F.softmax(i.x!.kernelView, 1, o.kernelView));
+    check("log_softmax_last", (i, o) => F.logSoftmax(i.x!.kernelView, 3, o.kernelView));
+    check("log_softmax_dim1", (i, o) => F.logSoftmax(i.x!.kernelView, 1, o.kernelView));
+    check("softmax_large", (i, o) => F.softmax(i.x!.kernelView, 1, o.kernelView));
+    check("log_softmax_large", (i, o) => F.logSoftmax(i.x!.kernelView, 1, o.kernelView), {
+      rtol: 1e-5,
+      atol: 2e-5,
+    });
   });
 
   it("layerNorm (affine, 2-D normalized shape, no affine, large offset, variance near eps)", () => {
     const ln = (size: number, eps: number) => (i: Record<string, Tensor | null>, o: Tensor) =>
-      F.layerNorm(i.x!.view, i.weight?.view ?? null, i.bias?.view ?? null, size, eps, o.view);
+      F.layerNorm(
+        i.x!.kernelView,
+        i.weight?.kernelView ?? null,
+        i.bias?.kernelView ?? null,
+        size,
+        eps,
+        o.kernelView,
+      );
     check("layer_norm_last", ln(7, 1e-5));
     check("layer_norm_2d", ln(35, 1e-5));
     check("layer_norm_noaffine", ln(13, 1e-5));
@@ -86,18 +96,18 @@ describe("fused kernels reproduce PyTorch's golden outputs", () => {
   });
 
   it("gelu, erf and tanh forms", () => {
-    check("gelu_erf", (i, o) => F.gelu(i.x!.view, "none", o.view));
-    check("gelu_tanh", (i, o) => F.gelu(i.x!.view, "tanh", o.view));
+    check("gelu_erf", (i, o) => F.gelu(i.x!.kernelView, "none", o.kernelView));
+    check("gelu_tanh", (i, o) => F.gelu(i.x!.kernelView, "tanh", o.kernelView));
   });
 
   it("conv2d and convTranspose2d", () => {
     const c = (s: [number, number], p: [number, number]) => (i: Record<string, Tensor | null>, o: Tensor) =>
       F.conv2d(
-        i.x!.view,
-        i.weight!.view,
-        i.bias?.view ?? null,
+        i.x!.kernelView,
+        i.weight!.kernelView,
+        i.bias?.kernelView ?? null,
         { stride: s, padding: p, dilation: [1, 1], groups: 1 },
-        o.view,
+        o.kernelView,
       );
     check("conv2d_s1p1_bias", c([1, 1], [1, 1]), { rtol: 1e-5, atol: 2e-5 });
     check("conv2d_s1p1_nobias", c([1, 1], [1, 1]), { rtol: 1e-5, atol: 2e-5 });
@@ -105,24 +115,26 @@ describe("fused kernels reproduce PyTorch's golden outputs", () => {
     check("conv2d_k3x5_s2_p12", c([2, 2], [1, 2]), { rtol: 1e-5, atol: 2e-5 });
     const ct = (s: number, p: number) => (i: Record<string, Tensor | null>, o: Tensor) =>
       F.convTranspose2d(
-        i.x!.view,
-        i.weight!.view,
-        i.bias?.view ?? null,
+        i.x!.kernelView,
+        i.weight!.kernelView,
+        i.bias?.kernelView ?? null,
         { stride: [s, s], padding: [p, p], dilation: [1, 1], groups: 1, outputPadding: [0, 0] },
-        o.view,
+        o.kernelView,
       );
     check("conv_transpose2d_k2s2", ct(2, 0), { rtol: 1e-5, atol: 2e-5 });
     check("conv_transpose2d_k4s2p1", ct(2, 1), { rtol: 1e-5, atol: 2e-5 });
   });
 
   it("max, average and adaptive pooling", () => {
-    check("max_pool2d_k2s2", (i, o) => F.maxPool2d(i.x!.view, pool(2, 2, 0), o.view));
-    check("max_pool2d_k3s2p1", (i, o) => F.maxPool2d(i.x!.view, pool(3, 2, 1), o.view));
-    check("avg_pool2d_k2s2", (i, o) => F.avgPool2d(i.x!.view, pool(2, 2, 0), o.view));
-    check("avg_pool2d_k3s2p1", (i, o) => F.avgPool2d(i.x!.view, pool(3, 2, 1), o.view));
-    check("avg_pool2d_k3s2p1_nopadcount", (i, o) => F.avgPool2d(i.x!.view, pool(3, 2, 1, false), o.view));
-    check("adaptive_avg_pool2d_3x4", (i, o) => F.adaptiveAvgPool2d(i.x!.view, o.view));
-    check("adaptive_avg_pool2d_1x1", (i, o) => F.adaptiveAvgPool2d(i.x!.view, o.view));
+    check("max_pool2d_k2s2", (i, o) => F.maxPool2d(i.x!.kernelView, pool(2, 2, 0), o.kernelView));
+    check("max_pool2d_k3s2p1", (i, o) => F.maxPool2d(i.x!.kernelView, pool(3, 2, 1), o.kernelView));
+    check("avg_pool2d_k2s2", (i, o) => F.avgPool2d(i.x!.kernelView, pool(2, 2, 0), o.kernelView));
+    check("avg_pool2d_k3s2p1", (i, o) => F.avgPool2d(i.x!.kernelView, pool(3, 2, 1), o.kernelView));
+    check("avg_pool2d_k3s2p1_nopadcount", (i, o) =>
+      F.avgPool2d(i.x!.kernelView, pool(3, 2, 1, false), o.kernelView),
+    );
+    check("adaptive_avg_pool2d_3x4", (i, o) => F.adaptiveAvgPool2d(i.x!.kernelView, o.kernelView));
+    check("adaptive_avg_pool2d_1x1", (i, o) => F.adaptiveAvgPool2d(i.x!.kernelView, o.kernelView));
   });
 
   it("nearest and bilinear interpolation (size and scale_factor)", () => {
@@ -132,7 +144,7 @@ describe("fused kernels reproduce PyTorch's golden outputs", () => {
         const [, , H, W] = i.x!.shape as number[];
         const [, , Ho, Wo] = o.shape as number[];
         const scale: [number, number] = sf ? [1 / sf, 1 / sf] : [H! / Ho!, W! / Wo!];
-        F.interpolate(i.x!.view, { mode, alignCorners, scale }, o.view);
+        F.interpolate(i.x!.kernelView, { mode, alignCorners, scale }, o.kernelView);
       };
     check("interp_bilinear_up", interp("bilinear", false));
     check("interp_bilinear_up_align", interp("bilinear", true));
@@ -149,11 +161,11 @@ describe("fused kernels reproduce PyTorch's golden outputs", () => {
       (reduction: "mean" | "sum", labelSmoothing = 0) =>
       (i: Record<string, Tensor | null>, o: Tensor) =>
         F.crossEntropy(
-          i.x!.view,
-          i.target!.view,
+          i.x!.kernelView,
+          i.target!.kernelView,
           null,
           { ignoreIndex: -100, labelSmoothing, reduction },
-          o.view,
+          o.kernelView,
         );
     check("cross_entropy_mean", ce("mean"));
     check("cross_entropy_sum", ce("sum"));
@@ -162,7 +174,7 @@ describe("fused kernels reproduce PyTorch's golden outputs", () => {
   });
 
   it("matmul (2-D and batch broadcast)", () => {
-    check("matmul_2d", (i, o) => be.matmul(i.a!.view, i.b!.view, false, false, o.view));
-    check("matmul_bcast", (i, o) => be.matmul(i.a!.view, i.b!.view, false, false, o.view));
+    check("matmul_2d", (i, o) => be.matmul(i.a!.kernelView, i.b!.kernelView, false, false, o.kernelView));
+    check("matmul_bcast", (i, o) => be.matmul(i.a!.kernelView, i.b!.kernelView, false, false, o.kernelView));
   });
 });

@@ -86,8 +86,8 @@ export class Tensor implements Disposable {
   }
 
   /** The kernel-facing description of this tensor. */
-  get view(): View {
-    this.assertAlive("view");
+  get kernelView(): View {
+    this.assertAlive("kernelView");
     return {
       id: this.storage.id,
       dtype: this.dtype,
@@ -159,7 +159,7 @@ export class Tensor implements Disposable {
   }
 
   /** A view with a new shape; throws if the memory layout cannot be viewed that way (use reshape). */
-  viewAs(...shape: number[] | [readonly number[]]): Tensor {
+  view(...shape: number[] | [readonly number[]]): Tensor {
     const req = shapeArg(shape);
     const target = inferShape(req, this.size, "view", this.shape);
     const strides = this.viewStrides(target);
@@ -347,7 +347,7 @@ export class Tensor implements Disposable {
     this.assertAlive("contiguous");
     if (this.isContiguous) return this.asStrided(this.shape, this.strides);
     const out = Tensor.empty(this.shape, this.dtype, this.backend);
-    if (out.size > 0) this.backend.copy(this.view, out.view);
+    if (out.size > 0) this.backend.copy(this.kernelView, out.kernelView);
     return out;
   }
 
@@ -355,7 +355,7 @@ export class Tensor implements Disposable {
   clone(): Tensor {
     this.assertAlive("clone");
     const out = Tensor.empty(this.shape, this.dtype, this.backend);
-    if (out.size > 0) this.backend.copy(this.view, out.view);
+    if (out.size > 0) this.backend.copy(this.kernelView, out.kernelView);
     return out;
   }
 
@@ -364,7 +364,7 @@ export class Tensor implements Disposable {
     this.assertAlive("cast");
     if (dtype === this.dtype) return this.asStrided(this.shape, this.strides);
     const out = Tensor.empty(this.shape, dtype, this.backend);
-    if (out.size > 0) this.backend.copy(this.view, out.view);
+    if (out.size > 0) this.backend.copy(this.kernelView, out.kernelView);
     return out;
   }
 

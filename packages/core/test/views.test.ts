@@ -54,14 +54,14 @@ describe("views share storage and cost no copy", () => {
       const r = t.reshape(2, 12);
       expect(r.storage).not.toBe(t.storage);
       expect(r.dataSync()).toEqual(t.contiguous().dataSync());
-      expect(() => t.viewAs(2, 12)).toThrow(/view: shape \[2,12\] is not compatible/);
+      expect(() => t.view(2, 12)).toThrow(/view: shape \[2,12\] is not compatible/);
     });
   });
 
   it("view splits and merges dims where the strides allow it", () => {
     tidy(() => {
       const t = arange(24).reshape(4, 6).transpose(0, 1); // [6,4], strides [1,6]
-      const v = t.viewAs(3, 2, 4);
+      const v = t.view(3, 2, 4);
       expect(v.storage).toBe(t.storage);
       expect(v.strides).toEqual([2, 1, 6]);
       expect(v.contiguous().dataSync()).toEqual(t.contiguous().dataSync());

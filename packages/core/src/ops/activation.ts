@@ -26,7 +26,7 @@ function softmaxLike(op: "softmax" | "logSoftmax", x: Tensor, dim: number): Tens
   if (kernel) {
     return withContiguous([x], ([xc]) => {
       const out = Tensor.empty(x.shape, x.dtype, x.backend);
-      kernel(xc!.view, d, out.view);
+      kernel(xc!.kernelView, d, out.kernelView);
       return out;
     });
   }
@@ -94,7 +94,7 @@ export function layerNorm(
   if (kernel) {
     return withContiguous([x, weight, bias], ([xc, wc, bc]) => {
       const out = Tensor.empty(x.shape, x.dtype, x.backend);
-      kernel(xc!.view, wc?.view ?? null, bc?.view ?? null, n, eps, out.view);
+      kernel(xc!.kernelView, wc?.kernelView ?? null, bc?.kernelView ?? null, n, eps, out.kernelView);
       return out;
     });
   }
@@ -131,7 +131,7 @@ export function gelu(x: Tensor, opts: GeluOptions = {}): Tensor {
   if (kernel) {
     return withContiguous([x], ([xc]) => {
       const out = Tensor.empty(x.shape, x.dtype, x.backend);
-      kernel(xc!.view, approximate, out.view);
+      kernel(xc!.kernelView, approximate, out.kernelView);
       return out;
     });
   }

@@ -176,13 +176,13 @@ export function scaledDotProductAttention(
       const out = Tensor.empty([b, sq, dv], q.dtype, q.backend);
       const weights = wantWeights ? Tensor.empty([b, sq, sk], q.dtype, q.backend) : null;
       kernel(
-        flat(q, sq, d).view,
-        flat(k, sk, d).view,
-        flat(v, sk, dv).view,
-        mask ? flat(mask.expand(logitsShape), sq, sk).view : null,
+        flat(q, sq, d).kernelView,
+        flat(k, sk, d).kernelView,
+        flat(v, sk, dv).kernelView,
+        mask ? flat(mask.expand(logitsShape), sq, sk).kernelView : null,
         { scale, causal },
-        out.view,
-        weights?.view ?? null,
+        out.kernelView,
+        weights?.kernelView ?? null,
       );
       return { output: out.reshape([...batch, sq, dv]), weights: weights?.reshape(logitsShape) ?? null };
     }

@@ -90,7 +90,7 @@ function conv2dCore(
   if (kernel && numelOf(outShape) > 0) {
     return withContiguous([x, weight, bias], ([xc, wc, bc]) => {
       const out = Tensor.empty(outShape, x.dtype, x.backend);
-      kernel(xc!.view, wc!.view, bc?.view ?? null, attrs, out.view);
+      kernel(xc!.kernelView, wc!.kernelView, bc?.kernelView ?? null, attrs, out.kernelView);
       return out;
     });
   }
@@ -222,7 +222,7 @@ export function convTranspose2d(
       return unbatch(
         withContiguous([x4, weight, bias], ([xc, wc, bc]) => {
           const out = Tensor.empty(outShape, x.dtype, x.backend);
-          kernel(xc!.view, wc!.view, bc?.view ?? null, attrs, out.view);
+          kernel(xc!.kernelView, wc!.kernelView, bc?.kernelView ?? null, attrs, out.kernelView);
           return out;
         }),
       );

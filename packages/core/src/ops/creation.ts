@@ -138,7 +138,7 @@ export function tensor(
 export function full(shape: readonly number[], value: number | boolean, opts: CreateOptions = {}): Tensor {
   const dtype = checkDtype("full", opts.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
   const out = Tensor.empty(shape, dtype, resolveBackend(opts));
-  if (out.size > 0) out.backend.fill(out.view, castScalar(dtype, Number(value)));
+  if (out.size > 0) out.backend.fill(out.kernelView, castScalar(dtype, Number(value)));
   return out;
 }
 
@@ -225,7 +225,7 @@ function randomTensor(
   checkDtype(op, dtype);
   const out = Tensor.empty(shape, dtype, resolveBackend(opts));
   const gen = opts.generator ?? defaultGenerator;
-  if (out.size > 0) out.backend.random(out.view, dist, gen.next(dist.kind, out.size));
+  if (out.size > 0) out.backend.random(out.kernelView, dist, gen.next(dist.kind, out.size));
   return out;
 }
 
@@ -281,7 +281,7 @@ export function bernoulli(
   const u = rand(p.shape, { ...opts, dtype: "float32", backend: p.backendName });
   const pf = p.cast("float32");
   const mask = Tensor.empty(p.shape, "bool", p.backend);
-  if (mask.size > 0) p.backend.binary("lt", u.view, pf.view, mask.view);
+  if (mask.size > 0) p.backend.binary("lt", u.kernelView, pf.kernelView, mask.kernelView);
   const out = mask.cast(opts.dtype ?? p.dtype);
   u.dispose();
   pf.dispose();

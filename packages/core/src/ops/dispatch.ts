@@ -32,7 +32,7 @@ export function sameBackend(op: string, tensors: Record<string, Tensor | null | 
 /** A 0-d tensor holding `value` on `t`'s backend. */
 export function scalarTensor(value: Scalar, dtype: DType, like: Tensor): Tensor {
   const out = Tensor.empty([], dtype, like.backend);
-  out.backend.fill(out.view, castScalar(dtype, Number(value)));
+  out.backend.fill(out.kernelView, castScalar(dtype, Number(value)));
   return out;
 }
 
@@ -66,7 +66,7 @@ export function unary(op: UnaryOp, x: Tensor, name: string = op): Tensor {
   if (op === "neg" && x.dtype === "bool")
     throw new TypeError(`${name}: negation is not defined for bool tensors; use logicalNot`);
   const out = Tensor.empty(x.shape, outDtype, x.backend);
-  if (out.size > 0) x.backend.unary(op, src.view, out.view);
+  if (out.size > 0) x.backend.unary(op, src.kernelView, out.kernelView);
   if (src !== x) src.dispose();
   return out;
 }
@@ -105,7 +105,7 @@ export function binary(
     if (out.size > 0) {
       const va = broadcastView(ta, shape);
       const vb = broadcastView(tb, shape);
-      like.backend.binary(op, va.view, vb.view, out.view);
+      like.backend.binary(op, va.kernelView, vb.kernelView, out.kernelView);
       va.dispose();
       vb.dispose();
     }
@@ -137,7 +137,7 @@ export function reduce(
   const keptShape = reducedShape(x.shape, axes, true);
   const src = x.contiguous();
   const out = Tensor.empty(keptShape, outDtype, x.backend);
-  if (out.size > 0) x.backend.reduce(op, src.view, axes, out.view);
+  if (out.size > 0) x.backend.reduce(op, src.kernelView, axes, out.kernelView);
   src.dispose();
   if (keepdim) return out;
   const r = out.reshape(reducedShape(x.shape, axes, false));

@@ -112,7 +112,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
       const vc = broadcastView(cond, shape);
       const va = broadcastView(ta, shape);
       const vb = broadcastView(tb, shape);
-      cond.backend.where(vc.view, va.view, vb.view, out.view);
+      cond.backend.where(vc.kernelView, va.kernelView, vb.kernelView, out.kernelView);
       vc.dispose();
       va.dispose();
       vb.dispose();

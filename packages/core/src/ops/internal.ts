@@ -98,7 +98,7 @@ export function placeInto(
     .slice(r - 2, starts[0], starts[0] + (x.shape[r - 2]! - 1) * steps[0] + 1, steps[0])
     .slice(r - 1, starts[1], starts[1] + (x.shape[r - 1]! - 1) * steps[1] + 1, steps[1]);
   try {
-    x.backend.copy(x.view, dst.view);
+    x.backend.copy(x.kernelView, dst.kernelView);
   } finally {
     dst.dispose();
   }

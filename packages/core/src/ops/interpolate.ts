@@ -145,7 +145,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   if (kernel) {
     return withContiguous([x], ([xc]) => {
       const o = Tensor.empty(outShape, x.dtype, x.backend);
-      kernel(xc!.view, attrs, o.view);
+      kernel(xc!.kernelView, attrs, o.kernelView);
       return o;
     });
   }

@@ -90,7 +90,7 @@ function batchedMatmul(a: Tensor, b: Tensor, batch: number[], M: number, K: numb
   const out = Tensor.empty([...batch, M, N], a.dtype, backend);
   if (out.size === 0) return out;
   if (K === 0) {
-    backend.fill(out.view, 0);
+    backend.fill(out.kernelView, 0);
     return out;
   }
   // A contiguous batch against one matrix is a single [batch·M, K] × [K, N] product.
@@ -106,10 +106,10 @@ function batchedMatmul(a: Tensor, b: Tensor, batch: number[], M: number, K: numb
     if (lhs !== a) dst = out.reshape([-1, N]);
     else if (shapesEqual(kernelBatch, batch)) dst = out.asStrided(out.shape, out.strides);
     else dst = Tensor.empty([...kernelBatch, M, N], a.dtype, backend);
-    backend.matmul(oa.t.view, ob.t.view, oa.trans, ob.trans, dst.view);
+    backend.matmul(oa.t.kernelView, ob.t.kernelView, oa.trans, ob.trans, dst.kernelView);
     if (dst.storage !== out.storage) {
       const wide = dst.expand(out.shape);
-      backend.copy(wide.view, out.view);
+      backend.copy(wide.kernelView, out.kernelView);
       wide.dispose();
     }
     return out;

@@ -97,7 +97,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
       const n = x2.shape[0]!;
       return withContiguous([x2, target.reshape([n]), weight], ([xc, tc, wc]) => {
         const out = Tensor.empty(reduction === "none" ? [n] : [], logits.dtype, logits.backend);
-        kernel(xc!.view, tc!.view, wc?.view ?? null, attrs, out.view);
+        kernel(xc!.kernelView, tc!.kernelView, wc?.kernelView ?? null, attrs, out.kernelView);
         return reduction === "none" ? out.reshape(sampleShape) : out;
       });
     }

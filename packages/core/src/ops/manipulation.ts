@@ -32,7 +32,7 @@ function resultDtype(tensors: readonly Tensor[]): DType {
 function copyInto(out: Tensor, src: Tensor, dim: number, start: number, select: boolean): void {
   if (src.size === 0) return;
   const dst = select ? out.select(dim, start) : out.slice(dim, start, start + src.shape[dim]!);
-  out.backend.copy(src.view, dst.view);
+  out.backend.copy(src.kernelView, dst.kernelView);
   dst.dispose();
 }
 
@@ -174,7 +174,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const xc = x.contiguous();
   const ic = index.contiguous();
   try {
-    x.backend.gather(xc.view, ic.view, d, out.view);
+    x.backend.gather(xc.kernelView, ic.kernelView, d, out.kernelView);
     return out;
   } catch (e) {
     out.dispose();
@@ -245,7 +245,7 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   const srcPart = shapesEqual(src.shape, index.shape) ? src.contiguous() : sliceTo(src, index.shape);
   const ic = index.contiguous();
   try {
-    x.backend.scatterAdd(out.view, ic.view, srcPart.view, d);
+    x.backend.scatterAdd(out.kernelView, ic.kernelView, srcPart.kernelView, d);
     return out;
   } catch (e) {
     out.dispose();
@@ -302,7 +302,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     }
     const out = Tensor.empty(outShape, x.dtype, x.backend);
     if (out.size === 0) return out;
-    out.backend.fill(out.view, castScalar(x.dtype, value));
+    out.backend.fill(out.kernelView, castScalar(x.dtype, value));
     if (src.size === 0) return out;
     let dst = out.asStrided(out.shape, out.strides);
     for (const [d, start, len] of dstRanges) {
@@ -310,7 +310,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
       dst.dispose();
       dst = next;
     }
-    out.backend.copy(src.view, dst.view);
+    out.backend.copy(src.kernelView, dst.kernelView);
     dst.dispose();
     return out;
   } finally {
@@ -371,7 +371,7 @@ export function repeat(x: Tensor, reps: readonly number[]): Tensor {
     reps.flatMap((_, i) => [0, innerStrides[i]!]),
   );
   const dst = out.reshape(pairShape);
-  out.backend.copy(src.view, dst.view);
+  out.backend.copy(src.kernelView, dst.kernelView);
   src.dispose();
   dst.dispose();
   return out;
@@ -417,7 +417,7 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
   const ic = idx.contiguous();
   const ones = full(ic.shape, 1, { dtype: "int32", backend: indices.backendName });
   try {
-    out.backend.scatterAdd(out.view, ic.view, ones.view, indices.rank);
+    out.backend.scatterAdd(out.kernelView, ic.kernelView, ones.kernelView, indices.rank);
     return out;
   } catch (e) {
     out.dispose();

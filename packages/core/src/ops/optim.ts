@@ -76,7 +76,7 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, op
   if (kernel && param.isContiguous && m.isContiguous && v.isContiguous) {
     const g = grad.contiguous();
     try {
-      kernel(param.view, g.view, m.view, v.view, attrs);
+      kernel(param.kernelView, g.kernelView, m.kernelView, v.kernelView, attrs);
     } finally {
       g.dispose();
     }
@@ -99,8 +99,8 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, op
     const denom = add(div(sqrt(v1), Math.sqrt(1 - beta2 ** step)), eps);
     const p1 = sub(p, mul(div(m1, denom), lr / (1 - beta1 ** step)));
     const backend = param.backend;
-    backend.copy(m1.view, m.view);
-    backend.copy(v1.view, v.view);
-    backend.copy(p1.view, param.view);
+    backend.copy(m1.kernelView, m.kernelView);
+    backend.copy(v1.kernelView, v.kernelView);
+    backend.copy(p1.kernelView, param.kernelView);
   });
 }

@@ -127,7 +127,7 @@ export function maxPool2d(x: Tensor, kernel: IntPair, opts: MaxPool2dOptions = {
   try {
     const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
     const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.view, attrs, out.view)));
+    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
     if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
     return unbatch(
       tidy(() => {
@@ -171,7 +171,7 @@ export function avgPool2d(x: Tensor, kernel: IntPair, opts: AvgPool2dOptions = {
     const [, , H, W] = x4.shape as [number, number, number, number];
     const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
     const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.view, attrs, out.view)));
+    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
     if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
     const dh = avgDivisors(
       H,
@@ -265,7 +265,7 @@ export function adaptiveAvgPool2d(
   try {
     const outShape = [x4.shape[0]!, x4.shape[1]!, Ho, Wo];
     const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.view, out.view)));
+    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, out.kernelView)));
     if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
     return unbatch(tidy(() => adaptiveAlong(adaptiveAlong(x4, 2, Ho), 3, Wo)));
   } finally {
