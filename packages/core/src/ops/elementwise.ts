@@ -57,7 +57,16 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   return binary("div", a, b, "div", isFloating(dt) ? dt : "float32");
 }
 
+/**
+ * a ** b. A floating tensor to the Python-number power 0.5 or -0.5 is sqrt / rsqrt, as torch's
+ * pow(Tensor, Scalar) computes it: (-inf) ** 0.5 is NaN and (-0) ** 0.5 is -0 there, where C pow gives inf
+ * and +0 (a tensor exponent keeps C pow).
+ */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
+  if (a instanceof Tensor && typeof b === "number" && isFloating(a.dtype)) {
+    if (b === 0.5) return sqrt(a);
+    if (b === -0.5) return rsqrt(a);
+  }
   return binary("pow", a, b, "pow");
 }
 
