@@ -2,7 +2,8 @@
 
 /** erf to float32 precision: Taylor series near 0, Chebyshev-fitted erfc (fractional error < 1.2e-7) elsewhere. */
 export function erf(x: number): number {
-  if (Number.isNaN(x)) return x;
+  // NaN, and ±0 keeping its sign (the series below would turn -0 into +0).
+  if (Number.isNaN(x) || x === 0) return x;
   const ax = Math.abs(x);
   if (ax < 0.5) {
     // erf(x) = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1))
