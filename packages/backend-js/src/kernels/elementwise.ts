@@ -17,7 +17,7 @@ import {
   type UnaryOp,
 } from "@tessera/core";
 import { forEachRow, planRows } from "./iterate.js";
-import { erf, roundHalfEven, sigmoid, sign } from "./math.js";
+import { erf, pow, roundHalfEven, sigmoid, sign } from "./math.js";
 
 type Arr = { [i: number]: number; length: number };
 
@@ -177,7 +177,7 @@ function binaryRow(
       for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! / b[pb]!;
       break;
     case "pow":
-      for (; po !== end; pa += xs, pb += ys, po += os) o[po] = a[pa]! ** b[pb]!;
+      for (; po !== end; pa += xs, pb += ys, po += os) o[po] = pow(a[pa]!, b[pb]!);
       break;
     case "maximum":
       for (; po !== end; pa += xs, pb += ys, po += os) o[po] = Math.max(a[pa]!, b[pb]!);

@@ -54,3 +54,17 @@ export function roundHalfEven(x: number): number {
 export function sign(x: number): number {
   return x > 0 ? 1 : x < 0 ? -1 : x;
 }
+
+/**
+ * torch.pow / C99 pow. JS `**` returns NaN for 1 ** NaN and (±1) ** ±Inf, where C and PyTorch give 1;
+ * everything else (pow(x, ±0) = 1 even for NaN x, the signed zeros and infinities) already agrees.
+ */
+export function pow(a: number, b: number): number {
+  const r = a ** b;
+  if (
+    Number.isNaN(r) &&
+    (a === 1 || (a === -1 && (b === Number.POSITIVE_INFINITY || b === Number.NEGATIVE_INFINITY)))
+  )
+    return 1;
+  return r;
+}
