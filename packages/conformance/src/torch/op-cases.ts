@@ -34,7 +34,16 @@ export interface TorchOpCase {
   readonly torch: string;
   /** Runs the Tessera translation on the case inputs (on the active backend). */
   readonly run: (x: TorchOpInputs) => TorchOpOutputs;
+  /**
+   * Where Tessera deliberately differs from torch on this case (e.g. int32 instead of int64), the
+   * difference and the reason; the translation then computes what Tessera promises, never a special-cased
+   * comparison.
+   */
+  readonly deviation?: string;
 }
+
+/** A mapping from golden case names to their Tessera translations (`TORCH_OP_CASES`, `TORCH_EDGE_CASES`). */
+export type TorchOpCaseTable = Readonly<Record<string, TorchOpCase>>;
 
 /** `inputs[name]`, with a clear error when the fixture lacks it. */
 function need(x: TorchOpInputs, name: string): Tensor {
@@ -70,7 +79,7 @@ const unfoldPatches = (x: Tensor): Tensor =>
     .reshape(2, -1, 3 * 4 * 4);
 
 /** Every PyTorch op golden, by case name. */
-export const TORCH_OP_CASES: Readonly<Record<string, TorchOpCase>> = {
+export const TORCH_OP_CASES: TorchOpCaseTable = {
   // ---- linalg ----
   matmul_bcast: binCase("y = torch.matmul(a, b)", (a, b) => T.matmul(a, b)),
   matmul_2d: binCase("y = a @ b", (a, b) => T.matmul(a, b)),
@@ -355,6 +364,10 @@ export interface LoadedTorchOpCase {
   readonly call: string;
   readonly config: unknown;
   readonly tolerance: TorchTolerance;
+  /** Metadata `signed_zero` = "true": -0 and +0 must match exactly (Object.is); else zeros compare by value. */
+  readonly signedZero: boolean;
+  /** Metadata `bool_outputs`: outputs stored as 0/1 I64 that Tessera returns as bool tensors. */
+  readonly boolOutputs: readonly string[];
   readonly safetensors: SafetensorsFile;
 }
 
@@ -406,13 +419,23 @@ export function loadTorchOpCase(fixturesDir: string, file: string): LoadedTorchO
     call: md["call"] ?? "",
     config: metadataJson<unknown>(st, "config", {}),
     tolerance: tol,
+    signedZero: md["signed_zero"] === "true",
+    boolOutputs: metadataJson<string[]>(st, "bool_outputs", []),
     safetensors: st,
   };
 }
 
-/** Builds the case inputs (I64 → int32, `bool_inputs` → bool) on `backendName`. */
+/**
+ * Builds the case inputs (I64 → int32, `bool_inputs` → bool) on `backendName`. `int_inputs` (edge cases)
+ * must name I64 inputs that are not bool.
+ */
 function makeInputs(c: LoadedTorchOpCase, backendName: string): Record<string, Tensor> {
   const boolInputs = new Set(metadataJson<string[]>(c.safetensors, "bool_inputs", []));
+  for (const name of metadataJson<string[]>(c.safetensors, "int_inputs", [])) {
+    const t = c.safetensors.tensors.get(`input.${name}`);
+    if (t?.dtype !== "I64" || boolInputs.has(name))
+      throw new Error(`int_inputs lists '${name}' but input.${name} is not a non-bool I64 tensor`);
+  }
   const out: Record<string, Tensor> = {};
   for (const [key, t] of c.safetensors.tensors) {
     if (!key.startsWith("input.") || key === "input.probe" || key.startsWith("input.probe.")) continue;
@@ -441,15 +464,24 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
+export interface CompareOptions {
+  /** -0 and +0 must match exactly (Object.is). Default false: zeros compare by value. */
+  signedZero?: boolean;
+  /** The I64 golden holds 0/1 booleans: the output must be a bool tensor, compared exactly. */
+  bool?: boolean;
+}
+
 /**
  * Compares `actual` with `golden` elementwise: `|a − g| <= atol + rtol·|g|`; NaN and ±Inf must match
- * exactly; integer goldens (I64) exactly.
+ * exactly; integer goldens (I64) exactly (as int32, or as bool with `opts.bool`); with `opts.signedZero`
+ * a zero must also have the golden's sign.
  */
 export function compareWithTorchGolden(
   name: string,
   actual: { shape: readonly number[]; dtype: string; data: ArrayLike<number> } | undefined,
   golden: { shape: readonly number[]; dtype: "F32" | "I64"; data: Float32Array | BigInt64Array },
   tol: TorchTolerance,
+  opts: CompareOptions = {},
 ): TorchOutputComparison {
   const base = { name, goldenShape: golden.shape, maxAbsError: Number.NaN, mismatches: 0 };
   if (!actual) return { ...base, ok: false, problem: `output '${name}' was not produced` };
@@ -462,7 +494,8 @@ export function compareWithTorchGolden(
     };
   }
   const isInt = golden.dtype === "I64";
-  const wantDtype = isInt ? "int32" : "float32";
+  if (opts.bool && !isInt) throw new Error(`output '${name}': a bool golden must be stored as I64`);
+  const wantDtype = opts.bool ? "bool" : isInt ? "int32" : "float32";
   if (actual.dtype !== wantDtype) {
     return {
       ...base,
@@ -485,6 +518,9 @@ export function compareWithTorchGolden(
     if (Number.isNaN(g) || Number.isNaN(a) || !Number.isFinite(g) || !Number.isFinite(a)) {
       bad = !(Object.is(a, g) || (Number.isNaN(a) && Number.isNaN(g)) || a === g);
       err = bad ? Number.POSITIVE_INFINITY : 0;
+    } else if (opts.signedZero && a === 0 && g === 0 && !Object.is(a, g)) {
+      err = Number.POSITIVE_INFINITY; // the right zero with the wrong sign
+      bad = true;
     } else {
       err = Math.abs(a - g);
       bad = err > allowed;
@@ -520,10 +556,17 @@ export function compareWithTorchGolden(
   };
 }
 
-/** Runs one loaded case on `backendName` and compares every `output.*` with the forward tolerance. */
-export async function runTorchOpCase(backendName: string, c: LoadedTorchOpCase): Promise<TorchOpCaseResult> {
+/**
+ * Runs one loaded case on `backendName` with its translation from `table` (default `TORCH_OP_CASES`) and
+ * compares every `output.*` with the forward tolerance.
+ */
+export async function runTorchOpCase(
+  backendName: string,
+  c: LoadedTorchOpCase,
+  table: TorchOpCaseTable = TORCH_OP_CASES,
+): Promise<TorchOpCaseResult> {
   const base = { name: c.name, call: c.call, backend: backendName, tolerance: c.tolerance };
-  const spec = TORCH_OP_CASES[c.name];
+  const spec = table[c.name];
   if (c.kind !== "op")
     return { ...base, ok: false, error: `case kind is '${c.kind}', not 'op'`, outputs: [] };
   if (!spec)
@@ -554,7 +597,12 @@ export async function runTorchOpCase(backendName: string, c: LoadedTorchOpCase):
       if (t && t.backendName !== backendName)
         throw new Error(`output '${name}' is on backend '${t.backendName}', not '${backendName}'`);
       const actual = t ? { shape: t.shape, dtype: t.dtype, data: await t.data() } : undefined;
-      outputs.push(compareWithTorchGolden(name, actual, g, c.tolerance));
+      outputs.push(
+        compareWithTorchGolden(name, actual, g, c.tolerance, {
+          signedZero: c.signedZero,
+          bool: c.boolOutputs.includes(name),
+        }),
+      );
     }
     const extra = Object.keys(produced).filter((k) => !c.safetensors.tensors.has(`output.${k}`));
     if (extra.length)
@@ -570,12 +618,14 @@ export async function runTorchOpCase(backendName: string, c: LoadedTorchOpCase):
 }
 
 /**
- * Runs every op case in `fixturesDir` (files whose metadata kind is `op`) on `backendName`, in name order.
+ * Runs every op case in `fixturesDir` (files whose metadata kind is `op`) on `backendName`, in name order,
+ * with the translations in `table` (default `TORCH_OP_CASES`; `TORCH_EDGE_CASES` for fixtures/torch-edge).
  * The backend must be registered (e.g. `import "@tessera/backend-js"`).
  */
 export async function runTorchOpCases(
   backendName: string,
   fixturesDir: string,
+  table: TorchOpCaseTable = TORCH_OP_CASES,
 ): Promise<TorchOpCaseResult[]> {
   const results: TorchOpCaseResult[] = [];
   for (const file of listTorchOpCaseFiles(fixturesDir)) {
@@ -596,7 +646,7 @@ export async function runTorchOpCases(
       continue;
     }
     if (c.kind !== "op") continue;
-    results.push(await runTorchOpCase(backendName, c));
+    results.push(await runTorchOpCase(backendName, c, table));
   }
   return results;
 }
