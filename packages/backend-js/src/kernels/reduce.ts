@@ -21,6 +21,10 @@ export function reduceKernel(
     return;
   }
   if (outSize === 0) return;
+  if (op === "prod" && x instanceof Int32Array) {
+    intProd(x, xOffset, shape, outShape, out, outOffset);
+    return;
+  }
   // Reduced axes forming one consecutive block (a single axis, all trailing or all leading axes) are
   // outer × len × inner: no row planning, and the inner loop reads memory in order.
   let consecutive = true;
@@ -106,6 +110,34 @@ function argReduce(
       out[outOffset + o * inner + j] = bestIdx;
     }
   }
+}
+
+/**
+ * int32 products wrap modulo 2³² like int32 multiplication (Math.imul): a float64 accumulator loses the
+ * low bits once the product passes 2⁵³, and then the stored int32 is wrong.
+ */
+function intProd(
+  x: Int32Array,
+  xOffset: number,
+  shape: readonly number[],
+  outShape: readonly number[],
+  out: Arr,
+  outOffset: number,
+): void {
+  const outStrides = contiguousStrides(outShape).map((s, i) => (outShape[i] === shape[i] ? s : 0));
+  const acc = new Int32Array(outShape.reduce((a, b) => a * b, 1)).fill(1);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    let p = 0;
+    for (let k = 0; k < shape.length; k++) p += idx[k]! * outStrides[k]!;
+    acc[p] = Math.imul(acc[p]!, x[xOffset + i]!);
+    for (let k = shape.length - 1; k >= 0; k--) {
+      if (++idx[k]! < shape[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  for (let i = 0; i < acc.length; i++) out[outOffset + i] = acc[i]!;
 }
 
 function initial(op: ReduceOp): number {
