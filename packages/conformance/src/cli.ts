@@ -161,14 +161,14 @@ export function formatReport(report: ConformanceReport, verbose = false): string
   ];
   const groups = new Map<string, Record<CaseStatus, number>>();
   for (const c of report.cases) {
-    const key = `${c.kernel}\u0000${c.path}`;
+    const key = `${c.kernel}\u0000${c.path}\u0000${c.checks.join(" + ")}`;
     const g = groups.get(key) ?? { passed: 0, failed: 0, unsupported: 0, unavailable: 0 };
     g[c.status]++;
     groups.set(key, g);
   }
   lines.push(
     ...table(
-      ["kernel", "path", "passed", "failed", "unsupported", "unavailable"],
+      ["kernel", "path", "checked against", "passed", "failed", "unsupported", "unavailable"],
       [...groups].map(([k, g]) => [...k.split("\u0000"), g.passed, g.failed, g.unsupported, g.unavailable]),
     ),
   );
@@ -176,11 +176,15 @@ export function formatReport(report: ConformanceReport, verbose = false): string
   lines.push(
     "",
     `${c.passed} passed, ${c.failed} failed, ${c.unsupported} unsupported, ${c.unavailable} unavailable`,
+    `${report.cases.filter((r) => r.checks.includes("oracle") && r.status !== "unsupported" && r.status !== "unavailable").length} of the cases that ran were also checked against a float64 oracle`,
   );
   if (verbose) {
     lines.push(
       "",
-      ...table(["case", "status", "path", "runs", "ms", "tolerance"], report.cases.map(caseRow)),
+      ...table(
+        ["case", "status", "path", "checked against", "runs", "ms", "tolerance"],
+        report.cases.map(caseRow),
+      ),
     );
   }
   const overridden = report.cases.filter((r) => r.toleranceOverride);
@@ -209,6 +213,7 @@ function caseRow(r: CaseReport): (string | number)[] {
     r.name,
     r.status,
     r.path,
+    r.checks.join(" + "),
     r.runs,
     r.ms.toFixed(0),
     r.toleranceOverride ? `${r.tolerance} (override)` : r.tolerance,

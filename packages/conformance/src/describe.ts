@@ -38,7 +38,7 @@ export async function describeConformance(
     for (const c of cases) {
       const reason = session.unsupported(c);
       const path = session.pathOf(c.kernel);
-      const title = `${c.name} (${path})`;
+      const title = `${c.name} (${path}, vs reference${c.oracle ? " + float64 oracle" : ""})`;
       if (reason) {
         // Decided by the backend's declared dtypes, never by a list of names.
         it.skip(`${title} — unsupported: ${reason}`, () => {});

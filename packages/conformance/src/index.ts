@@ -14,6 +14,7 @@ export { type CliIO, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
 export { describeConformance, formatFailure } from "./describe.js";
 export { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
+export { type Dense, readHost, roundTo } from "./oracle.js";
 export { type PerfOptions, type PerfRow, runPerf } from "./perf.js";
 export {
   CaseError,

@@ -182,6 +182,7 @@ export class Session {
       path: this.pathOf(c.kernel),
       status: "passed",
       tolerance,
+      checks: c.oracle ? ["reference", "oracle"] : ["reference"],
       runs: 0,
       ms: 0,
     };
@@ -220,7 +221,10 @@ export class Session {
     };
   }
 
-  /** One property run: both backends, compare, leak check. Throws CaseError on any disagreement. */
+  /**
+   * One property run: both backends, compared with each other and, where the case has an oracle, the
+   * tested backend with the float64 oracle; then the leak check. Throws CaseError on any disagreement.
+   */
   async checkSample(c: ConformanceCase, s: Sample, tolerance: ToleranceName): Promise<void> {
     const handles = this.tested.memory().handles;
     const tensors = memory().numTensors;
@@ -233,9 +237,36 @@ export class Session {
         null,
       );
     }
+    const oracle = c.oracle ? c.oracle(s.inputs, s.attrs) : null;
     for (let i = 0; i < expected.length; i++) {
       const m = compareOutputs(actual[i]!, expected[i]!, tolerance, i);
-      if (m) throw new CaseError(m.message, m);
+      if (m) {
+        // Say which side the oracle takes, so a wrong reference is not blamed on the tested backend.
+        const o = oracle?.[i];
+        const note = !o
+          ? ""
+          : compareOutputs(actual[i]!, o, tolerance, i)
+            ? "; the float64 oracle disagrees with the tested backend too"
+            : "; the float64 oracle agrees with the tested backend, so the reference backend is suspect";
+        throw new CaseError(`reference: ${m.message}${note}`, { ...m, against: "reference" });
+      }
+    }
+    if (oracle) {
+      if (oracle.length !== actual.length) {
+        throw new CaseError(
+          `tested backend returned ${actual.length} outputs, the oracle ${oracle.length}`,
+          null,
+        );
+      }
+      for (let i = 0; i < oracle.length; i++) {
+        const m = compareOutputs(actual[i]!, oracle[i]!, tolerance, i);
+        if (m) {
+          throw new CaseError(
+            `oracle: ${m.message} (the reference backend agrees with the tested one: a bug they share)`,
+            { ...m, against: "oracle" },
+          );
+        }
+      }
     }
     const handlesAfter = this.tested.memory().handles;
     if (handlesAfter !== handles) {

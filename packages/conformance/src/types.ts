@@ -5,6 +5,7 @@
  */
 import type { DType, FusedKernelName, PrimitiveKernelName, Tensor } from "@tessera/core";
 import type * as fc from "fast-check";
+import type { Output } from "./compare.js";
 import type { ToleranceName } from "./tolerances.js";
 
 /** How a host tensor is turned into the (possibly non-contiguous) view a case receives. */
@@ -53,7 +54,17 @@ export interface ConformanceCase<A = any> {
   /** Computes the outputs on the active backend from materialised inputs. */
   run(inputs: Tensor[], attrs: A): Tensor | Tensor[];
   tolerance: ToleranceName;
+  /**
+   * An independent oracle: the expected outputs computed in plain float64 JavaScript straight from the
+   * sample's host arrays (values + view description), rounded once to each output dtype. When present,
+   * the tested backend is checked against it too, with the same tolerance, so a bug the reference
+   * backend shares (both sides running the same primitive code) still fails. Every primitive case has one.
+   */
+  oracle?(inputs: HostTensor[], attrs: A): Output[];
 }
+
+/** What a case's outputs were compared with: the reference backend, and the float64 oracle where the case has one. */
+export type CaseCheck = "reference" | "oracle";
 
 export type CasePath = "primitive" | "fused" | "composite";
 
@@ -66,6 +77,8 @@ export interface Mismatch {
   expected: number | string;
   tolerance: ToleranceName;
   message: string;
+  /** Which comparison found it (set by the runner). */
+  against?: CaseCheck;
 }
 
 export interface CaseFailure {
@@ -89,6 +102,8 @@ export interface CaseReport {
   path: CasePath;
   status: CaseStatus;
   tolerance: ToleranceName;
+  /** The comparisons each run made: always the reference backend, plus the float64 oracle where the case has one. */
+  checks: CaseCheck[];
   /** Set when an option replaced the case's own tolerance (reported, never silent). */
   toleranceOverride?: { from: ToleranceName; to: ToleranceName };
   runs: number;

@@ -5,6 +5,7 @@
 import { DTYPES, type DType, type Tensor } from "@tessera/core";
 import * as fc from "fast-check";
 import { ANY, type Domain } from "../arbitraries.js";
+import { at, type Dense, indices, normDim, readHost } from "../oracle.js";
 import type { ConformanceCase } from "../types.js";
 import { oneTensor } from "./common.js";
 
@@ -63,6 +64,52 @@ function applyView(x: Tensor, v: ViewOp): Tensor {
   }
 }
 
+/** The view op on host data, by index arithmetic: out[idx] = x[source(idx)]. */
+function viewOracle(x: Dense, v: ViewOp): Dense {
+  const r = x.shape.length;
+  let shape: number[];
+  let source: (idx: number[]) => number[];
+  switch (v.op) {
+    case "none":
+      return x;
+    case "transpose": {
+      const a = normDim(v.a, r);
+      const b = normDim(v.b, r);
+      shape = [...x.shape];
+      shape[a] = x.shape[b]!;
+      shape[b] = x.shape[a]!;
+      source = (idx) => {
+        const s = [...idx];
+        s[a] = idx[b]!;
+        s[b] = idx[a]!;
+        return s;
+      };
+      break;
+    }
+    case "slice": {
+      // PyTorch slicing: a negative start counts from the end, then clamps to [0, n]; the end is n.
+      const d = normDim(v.dim, r);
+      const n = x.shape[d]!;
+      const start = Math.min(Math.max(v.start < 0 ? v.start + n : v.start, 0), n);
+      shape = [...x.shape];
+      shape[d] = Math.ceil((n - start) / v.step);
+      source = (idx) => {
+        const s = [...idx];
+        s[d] = start + idx[d]! * v.step;
+        return s;
+      };
+      break;
+    }
+    case "unsqueezeExpand": {
+      // A new dim of `size` at `dim`; every position along it reads the same element.
+      shape = [...x.shape.slice(0, v.dim), v.size, ...x.shape.slice(v.dim)];
+      source = (idx) => idx.filter((_, k) => k !== v.dim);
+      break;
+    }
+  }
+  return { dtype: x.dtype, shape, values: indices(shape).map((idx) => at(x, source(idx))) };
+}
+
 const domain = (dtype: DType): Domain =>
   dtype === "int32" ? { min: -(2 ** 31), max: 2 ** 31 - 1, integer: true } : ANY;
 
@@ -80,5 +127,6 @@ export const cases: ConformanceCase[] = DTYPES.map(
       return out;
     },
     tolerance: "exact",
+    oracle: ([x], v) => [viewOracle(readHost(x!), v)],
   }),
 );

@@ -2,8 +2,10 @@
 import { type DType, numel } from "@tessera/core";
 import * as fc from "fast-check";
 import { ANY, axisArb, hostTensor, shapeArb, tensorArb } from "../arbitraries.js";
+import type { Output } from "../compare.js";
 import { ops } from "../ops.js";
-import type { ConformanceCase, Sample } from "../types.js";
+import { at, dense, indices, normDim, readHost } from "../oracle.js";
+import type { ConformanceCase, HostTensor, Sample } from "../types.js";
 
 const DTYPES: readonly DType[] = ["float32", "float16", "bfloat16", "int32", "bool"];
 
@@ -47,6 +49,34 @@ function indexSelectSample(dtype: DType): fc.Arbitrary<Sample<Attrs>> {
   );
 }
 
+/** torch.gather: out has index's shape and out[p] = x[p with p[dim] replaced by index[p]]. */
+function gatherOracle(hx: HostTensor, hi: HostTensor, dim: number): Output {
+  const x = readHost(hx);
+  const index = readHost(hi);
+  const d = normDim(dim, x.shape.length);
+  const values = indices(index.shape).map((p) => {
+    const src = [...p];
+    src[d] = at(index, p);
+    return at(x, src);
+  });
+  return dense(x.dtype, index.shape, values);
+}
+
+/** torch.index_select: x with dim `dim` replaced by the listed positions, out[p] = x[p with p[dim] = index[p[dim]]]. */
+function indexSelectOracle(hx: HostTensor, hi: HostTensor, dim: number): Output {
+  const x = readHost(hx);
+  const index = readHost(hi);
+  const d = normDim(dim, x.shape.length);
+  const shape = [...x.shape];
+  shape[d] = index.values.length;
+  const values = indices(shape).map((p) => {
+    const src = [...p];
+    src[d] = index.values[p[d]!]!;
+    return at(x, src);
+  });
+  return dense(x.dtype, shape, values);
+}
+
 export const cases: ConformanceCase[] = DTYPES.flatMap((dtype): ConformanceCase<Attrs>[] => [
   {
     name: `gather[${dtype}]`,
@@ -56,6 +86,7 @@ export const cases: ConformanceCase[] = DTYPES.flatMap((dtype): ConformanceCase<
     ops: ["gather"],
     arbitrary: gatherSample(dtype),
     run: ([x, index], a) => ops.gather!(x, a.dim, index),
+    oracle: ([x, index], a) => [gatherOracle(x!, index!, a.dim)],
     tolerance: "exact",
   },
   {
@@ -66,6 +97,7 @@ export const cases: ConformanceCase[] = DTYPES.flatMap((dtype): ConformanceCase<
     ops: ["indexSelect"],
     arbitrary: indexSelectSample(dtype),
     run: ([x, index], a) => ops.indexSelect!(x, a.dim, index),
+    oracle: ([x, index], a) => [indexSelectOracle(x!, index!, a.dim)],
     tolerance: "exact",
   },
 ]);

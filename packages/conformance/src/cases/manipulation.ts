@@ -6,11 +6,67 @@ import { DTYPES, type DType } from "@tessera/core";
 import * as fc from "fast-check";
 import { ANY, axisArb, type Domain, shapeArb, tensorArb } from "../arbitraries.js";
 import { ops } from "../ops.js";
+import { at, type Dense, dense, indices, normDim, readHost } from "../oracle.js";
 import type { ConformanceCase, HostTensor } from "../types.js";
 import { oneTensor } from "./common.js";
 
 const domain = (dtype: DType): Domain => (dtype === "int32" ? { min: -1e6, max: 1e6, integer: true } : ANY);
 const TYPES = DTYPES.filter((d) => d !== "float64");
+
+/** torch.cat: the inputs one after another along `dim` (each has the others' shape off `dim`). */
+function catOracle(hs: HostTensor[], dim: number): Dense {
+  const xs = hs.map(readHost);
+  const d = normDim(dim, xs[0]!.shape.length);
+  const shape = [...xs[0]!.shape];
+  shape[d] = xs.reduce((n, x) => n + x.shape[d]!, 0);
+  const values = indices(shape).map((idx) => {
+    let i = idx[d]!;
+    for (const x of xs) {
+      if (i < x.shape[d]!)
+        return at(
+          x,
+          idx.map((v, k) => (k === d ? i : v)),
+        );
+      i -= x.shape[d]!;
+    }
+    throw new Error("cat oracle: index past the end");
+  });
+  return dense(xs[0]!.dtype, shape, values);
+}
+
+/**
+ * torch.nn.functional.pad, constant mode: pads[2i], pads[2i+1] add (or, negative, crop) elements before
+ * and after dim rank-1-i; a position outside x takes `value` (rounded to the dtype).
+ */
+function padOracle(h: HostTensor, pads: number[], value: number): Dense {
+  const x = readHost(h);
+  const r = x.shape.length;
+  const before = new Array<number>(r).fill(0);
+  const shape = [...x.shape];
+  for (let i = 0; 2 * i < pads.length; i++) {
+    const d = r - 1 - i;
+    before[d] = pads[2 * i]!;
+    shape[d] = x.shape[d]! + pads[2 * i]! + pads[2 * i + 1]!;
+  }
+  const values = indices(shape).map((idx) => {
+    const src = idx.map((v, k) => v - before[k]!);
+    return src.every((v, k) => v >= 0 && v < x.shape[k]!) ? at(x, src) : value;
+  });
+  return dense(x.dtype, shape, values);
+}
+
+/** torch.flip: position i along each flipped dim reads n-1-i. */
+function flipOracle(h: HostTensor, dims: number[]): Dense {
+  const x = readHost(h);
+  const flipped = dims.map((d) => normDim(d, x.shape.length));
+  const values = indices(x.shape).map((idx) =>
+    at(
+      x,
+      idx.map((v, k) => (flipped.includes(k) ? x.shape[k]! - 1 - v : v)),
+    ),
+  );
+  return dense(x.dtype, x.shape, values);
+}
 
 export const cases: ConformanceCase[] = TYPES.flatMap((dtype): ConformanceCase[] => [
   {
@@ -38,6 +94,7 @@ export const cases: ConformanceCase[] = TYPES.flatMap((dtype): ConformanceCase[]
       }),
     ),
     run: (inputs, a: { dim: number }) => ops.cat!(inputs, a.dim),
+    oracle: (inputs, a: { dim: number }) => [catOracle(inputs, a.dim)],
     tolerance: "exact",
   },
   {
@@ -59,6 +116,7 @@ export const cases: ConformanceCase[] = TYPES.flatMap((dtype): ConformanceCase[]
       }),
     ),
     run: ([x], a: { pads: number[]; value: number }) => ops.pad!(x, a.pads, a.value),
+    oracle: ([x], a: { pads: number[]; value: number }) => [padOracle(x!, a.pads, a.value)],
     tolerance: "exact",
   },
   {
@@ -75,6 +133,7 @@ export const cases: ConformanceCase[] = TYPES.flatMap((dtype): ConformanceCase[]
       }),
     ),
     run: ([x], a: { dims: number[] }) => ops.flip!(x, a.dims),
+    oracle: ([x], a: { dims: number[] }) => [flipOracle(x!, a.dims)],
     tolerance: "exact",
   },
 ]);

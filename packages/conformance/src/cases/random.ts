@@ -2,10 +2,11 @@
  * The `random` primitive: the same Generator seed gives the same numbers bit for bit on every backend
  * (core's Philox contract). Each run builds a fresh generator from the sample's seed and counter.
  */
-import { type DType, Generator } from "@tessera/core";
+import { type DType, Generator, philoxFill } from "@tessera/core";
 import * as fc from "fast-check";
 import { shapeArb } from "../arbitraries.js";
 import { ops } from "../ops.js";
+import { dense, numelOf } from "../oracle.js";
 import type { ConformanceCase } from "../types.js";
 
 type Dist =
@@ -58,6 +59,21 @@ function draw(dtype: DType, a: Attrs) {
   }
 }
 
+/**
+ * core's reference Philox fill (`philoxFill`, float64) at the stream position the op must use — after
+ * `skip` uniform draws of the sample's seed — rounded to the dtype: the backend's numbers must match bit for bit.
+ */
+function randomOracle(dtype: DType, a: Attrs) {
+  const n = numelOf(a.shape);
+  const values = new Array<number>(n).fill(0);
+  if (n > 0) {
+    const generator = new Generator(a.seed);
+    if (a.skip > 0) generator.next("uniform", a.skip);
+    philoxFill(values, a.dist, generator.next(a.dist.kind, n));
+  }
+  return dense(dtype, a.shape, values);
+}
+
 const DTYPES: readonly DType[] = ["float32", "float64", "float16", "bfloat16", "int32"];
 
 export const cases: ConformanceCase[] = DTYPES.map(
@@ -77,6 +93,7 @@ export const cases: ConformanceCase[] = DTYPES.map(
       })
       .map((attrs) => ({ inputs: [], attrs })),
     run: (_inputs, a) => draw(dtype, a),
+    oracle: (_inputs, a) => [randomOracle(dtype, a)],
     tolerance: "exact",
   }),
 );

@@ -5,9 +5,11 @@
 import { type DType, numel } from "@tessera/core";
 import * as fc from "fast-check";
 import { axisArb, type Domain, hostTensor, shapeArb, tensorArb } from "../arbitraries.js";
+import type { Output } from "../compare.js";
 import { ops } from "../ops.js";
+import { at, dense, flatIndex, indices, normDim, readHost } from "../oracle.js";
 import { tolerance } from "../tolerances.js";
-import type { ConformanceCase, Sample } from "../types.js";
+import type { ConformanceCase, HostTensor, Sample } from "../types.js";
 import { FLOATS } from "./common.js";
 
 interface Attrs {
@@ -40,6 +42,26 @@ function scatterSample(dtype: DType): fc.Arbitrary<Sample<Attrs>> {
   );
 }
 
+/**
+ * Out-of-place torch.scatter_add: out starts as x, then for every position p of index (src read at the
+ * same p, so only src's leading index-shaped corner takes part) out[p with p[dim] = index[p]] += src[p].
+ * Duplicate indices accumulate; sums are float64 (int32: wrapped with `|0` per add), rounded once.
+ */
+function scatterAddOracle(hx: HostTensor, hi: HostTensor, hs: HostTensor, dim: number): Output {
+  const x = readHost(hx);
+  const index = readHost(hi);
+  const src = readHost(hs);
+  const d = normDim(dim, x.shape.length);
+  const acc = [...x.values];
+  for (const p of indices(index.shape)) {
+    const dst = [...p];
+    dst[d] = at(index, p);
+    const k = flatIndex(x.shape, dst);
+    acc[k] = x.dtype === "int32" ? (acc[k]! + at(src, p)) | 0 : acc[k]! + at(src, p);
+  }
+  return dense(x.dtype, x.shape, acc);
+}
+
 export const cases: ConformanceCase[] = [...FLOATS, "int32" as DType].map(
   (dtype): ConformanceCase<Attrs> => ({
     name: `scatterAdd[${dtype}]`,
@@ -49,6 +71,7 @@ export const cases: ConformanceCase[] = [...FLOATS, "int32" as DType].map(
     ops: ["scatterAdd"],
     arbitrary: scatterSample(dtype),
     run: ([x, index, src], a) => ops.scatterAdd!(x, a.dim, index, src),
+    oracle: ([x, index, src], a) => [scatterAddOracle(x!, index!, src!, a.dim)],
     tolerance: tolerance(dtype, "reduction"),
   }),
 );

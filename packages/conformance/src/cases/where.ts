@@ -2,6 +2,7 @@
 import type { DType } from "@tessera/core";
 import { ANY, type Domain } from "../arbitraries.js";
 import { ops } from "../ops.js";
+import { mapBroadcast, readHost } from "../oracle.js";
 import type { ConformanceCase } from "../types.js";
 import { broadcastTensors } from "./common.js";
 
@@ -20,6 +21,10 @@ export const cases: ConformanceCase[] = DTYPES.map(
       [COND, dtype === "int32" ? { min: -1e6, max: 1e6, integer: true } : ANY, ANY],
     ),
     run: ([c, a, b]) => ops.where!(c, a, b),
+    // Three-way broadcast; the selected element is copied unchanged (NaN, -0 and all).
+    oracle: ([c, a, b]) => [
+      mapBroadcast(dtype, [readHost(c!), readHost(a!), readHost(b!)], (ci, ai, bi) => (ci !== 0 ? ai : bi)),
+    ],
     tolerance: "exact",
   }),
 );
