@@ -20,6 +20,7 @@ import { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
 import { runPerf } from "./perf.js";
 import { type ConformanceOptions, defaultSeed, runConformance } from "./runner.js";
 import { supportTable } from "./support.js";
+import { TORCH_EDGE_CASES, TORCH_EDGE_FIXTURES_DIR } from "./torch/edge-cases.js";
 import { describeTorchOpResult, runTorchOpCases } from "./torch/op-cases.js";
 import type { CaseReport, CaseStatus, ConformanceReport } from "./types.js";
 
@@ -39,7 +40,7 @@ modes:
   test [backend]       run the suite against a registered backend (default js); exits 1 on failure
   perf [backend]       time each case on the backend and on the reference (median of repeats)
   support [backend…]   print the op × backend support table (Markdown) from declared capabilities
-  torch [backend]      check every op against the PyTorch golden cases shipped in fixtures/torch
+  torch [backend]      check every op against the PyTorch goldens shipped in fixtures/ (torch, torch-edge)
   grad                 finite-difference gradient checks (not available yet: arrives with @tessera/autograd)
 
 options:
@@ -283,7 +284,10 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
       case "torch": {
         const name = args.positional[0] ?? "js";
         lookup(name);
-        const results = await runTorchOpCases(name, TORCH_FIXTURES_DIR);
+        const results = [
+          ...(await runTorchOpCases(name, TORCH_FIXTURES_DIR)),
+          ...(await runTorchOpCases(name, TORCH_EDGE_FIXTURES_DIR, TORCH_EDGE_CASES)),
+        ];
         const failed = results.filter((r) => !r.ok);
         for (const r of failed) io.out(describeTorchOpResult(r));
         io.out(

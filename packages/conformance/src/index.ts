@@ -29,7 +29,9 @@ export {
 } from "./runner.js";
 export { supportTable } from "./support.js";
 export * from "./tolerances.js";
+export { TORCH_EDGE_CASES, TORCH_EDGE_FIXTURES_DIR } from "./torch/edge-cases.js";
 export {
+  type CompareOptions,
   compareWithTorchGolden,
   describeTorchOpResult,
   type LoadedTorchOpCase,
@@ -40,6 +42,7 @@ export {
   TORCH_OP_CASES,
   type TorchOpCase,
   type TorchOpCaseResult,
+  type TorchOpCaseTable,
   type TorchOpInputs,
   type TorchOpOutputs,
   type TorchOutputComparison,

@@ -50,7 +50,10 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** torch.sign: NaN stays NaN, ±0 stays ±0. */
+/**
+ * sign: NaN stays NaN and ±0 keeps its sign, like NumPy. PyTorch 1.13 gives sign(NaN) = 0 and
+ * sign(-0) = +0 (a long-standing upstream issue); Tessera keeps the NaN rather than hide it.
+ */
 export function sign(x: number): number {
   return x > 0 ? 1 : x < 0 ? -1 : x;
 }
