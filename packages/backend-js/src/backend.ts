@@ -152,7 +152,7 @@ export class JsBackend implements Backend {
       if (!v || !isHalf(v.dtype)) return v;
       const id = tmpTable.allocate("float32", numel(v.shape));
       temps.push(id);
-      (tmpTable.get(id) as Float32Array).set(halfToF32(tmpTable, v).data);
+      (tmpTable.get(id) as Float32Array).set(halfToF32(tmpTable, v));
       return { id, dtype: "float32", shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 };
     };
     const cv = views.map((v) => conv(v));

@@ -1,7 +1,6 @@
 /** Storage for the JS backend: typed arrays keyed by handle, plus helpers to read views as float32. */
 import {
   bytesPerElement,
-  contiguousStrides,
   type DataId,
   type DType,
   decodeHalf,
@@ -45,8 +44,8 @@ export class StorageTable {
   }
 }
 
-/** Temporary float32 copy of a half-precision view, laid out contiguously (offset 0). */
-export function halfToF32(table: StorageTable, v: View): { data: Float32Array; view: View } {
+/** The values of a half-precision view, decoded to a contiguous Float32Array. */
+export function halfToF32(table: StorageTable, v: View): Float32Array {
   const src = table.get(v.id) as Uint16Array;
   const n = numel(v.shape);
   const out = new Float32Array(n);
@@ -57,7 +56,7 @@ export function halfToF32(table: StorageTable, v: View): { data: Float32Array; v
     stridedGather(src, v.shape, v.strides, v.offset, tmp);
     decodeHalf(v.dtype as "float16" | "bfloat16", tmp, out);
   }
-  return { data: out, view: { ...v, dtype: "float32", strides: contiguousStrides(v.shape), offset: 0 } };
+  return out;
 }
 
 export function encodeInto(table: StorageTable, out: View, values: Float32Array): void {
