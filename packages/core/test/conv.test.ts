@@ -328,3 +328,17 @@ describe("empty batches", () => {
     T.dispose([x, w, wt, b]);
   });
 });
+
+describe("conv options", () => {
+  it("both convs reject a groups value that is not a positive integer", () => {
+    T.tidy(() => {
+      const x = T.ones([1, 2, 3, 3]);
+      expect(() => T.conv2d(x, T.ones([2, 2, 1, 1]), null, { groups: 0 })).toThrow(
+        /conv2d: groups must be a positive integer, got 0/,
+      );
+      expect(() => T.convTranspose2d(x, T.ones([2, 2, 1, 1]), null, { groups: 1.5 })).toThrow(
+        /convTranspose2d: groups must be a positive integer, got 1.5/,
+      );
+    });
+  });
+});

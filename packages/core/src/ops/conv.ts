@@ -120,6 +120,19 @@ function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Stride, padding, dilation and groups of either conv, validated the same way. */
+function convAttrs(op: string, opts: Conv2dOptions): ConvAttrs {
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
+  return {
+    stride: intPair(op, "stride", opts.stride, 1, 1),
+    padding: intPair(op, "padding", opts.padding, 0, 0),
+    dilation: intPair(op, "dilation", opts.dilation, 1, 1),
+    groups,
+  };
+}
+
 /**
  * 2-D cross-correlation like torch.nn.functional.conv2d.
  * x [N,C,H,W] (or unbatched [C,H,W]), weight [O, C/groups, kh, kw], bias [O] → [N,O,Ho,Wo] with
@@ -128,20 +141,13 @@ function numelOf(shape: readonly number[]): number {
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = "conv2d";
   checkOperands(op, x, weight, bias);
-  const attrs: ConvAttrs = {
-    stride: intPair(op, "stride", opts.stride, 1, 1),
-    padding: intPair(op, "padding", opts.padding, 0, 0),
-    dilation: intPair(op, "dilation", opts.dilation, 1, 1),
-    groups: opts.groups ?? 1,
-  };
+  const attrs = convAttrs(op, opts);
   const g = attrs.groups;
   const { x4, unbatch } = batched(op, x);
   try {
     const [N, C, H, W] = x4.shape as [number, number, number, number];
     const [O, Cg, kh, kw] = weight.shape as [number, number, number, number];
     const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
-    if (!Number.isInteger(g) || g < 1)
-      throw new RangeError(`${op}: groups must be a positive integer, got ${g}`);
     if (C % g !== 0)
       throw new RangeError(`${op}: groups ${g} does not divide the ${C} input channels ${ctx}`);
     if (O % g !== 0)
@@ -178,11 +184,8 @@ export function convTranspose2d(
   const op = "convTranspose2d";
   checkOperands(op, x, weight, bias);
   const attrs: ConvTransposeAttrs = {
-    stride: intPair(op, "stride", opts.stride, 1, 1),
-    padding: intPair(op, "padding", opts.padding, 0, 0),
-    dilation: intPair(op, "dilation", opts.dilation, 1, 1),
+    ...convAttrs(op, opts),
     outputPadding: intPair(op, "outputPadding", opts.outputPadding, 0, 0),
-    groups: opts.groups ?? 1,
   };
   const g = attrs.groups;
   const { x4, unbatch } = batched(op, x);
@@ -190,8 +193,6 @@ export function convTranspose2d(
     const [N, C, H, W] = x4.shape as [number, number, number, number];
     const [Cw, Og, kh, kw] = weight.shape as [number, number, number, number];
     const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
-    if (!Number.isInteger(g) || g < 1)
-      throw new RangeError(`${op}: groups must be a positive integer, got ${g}`);
     if (Cw !== C)
       throw new RangeError(`${op}: weight has ${Cw} input channels but input has ${C} channels ${ctx}`);
     if (C % g !== 0)
