@@ -21,6 +21,7 @@ import {
   runTorchOpCases,
   TORCH_OP_CASES,
 } from "../src/torch/op-cases.js";
+import { mappingProblems } from "./helpers.js";
 
 const FIXTURES = TORCH_EDGE_FIXTURES_DIR;
 
@@ -48,20 +49,13 @@ describe("torch edge goldens: fixture inventory", () => {
   });
 
   it("every edge fixture has a Tessera mapping translating the file's exact call", () => {
-    const unmapped = cases.filter((c) => !TORCH_EDGE_CASES[c.name]).map((c) => c.name);
+    const { unmapped, stale } = mappingProblems(cases, TORCH_EDGE_CASES);
     expect(unmapped, "edge cases without a mapping in TORCH_EDGE_CASES").toEqual([]);
-    const stale = cases
-      .filter((c) => TORCH_EDGE_CASES[c.name] && TORCH_EDGE_CASES[c.name]!.torch !== c.call)
-      .map(
-        (c) =>
-          `${c.name}: file ${JSON.stringify(c.call)} vs mapping ${JSON.stringify(TORCH_EDGE_CASES[c.name]!.torch)}`,
-      );
     expect(stale, "mappings whose torch call differs from the golden's").toEqual([]);
   });
 
   it("every edge mapping has a golden file, and edge names do not collide with the regular goldens", () => {
-    const names = new Set(cases.map((c) => c.name));
-    expect(Object.keys(TORCH_EDGE_CASES).filter((n) => !names.has(n))).toEqual([]);
+    expect(mappingProblems(cases, TORCH_EDGE_CASES).orphans).toEqual([]);
     expect(Object.keys(TORCH_EDGE_CASES).filter((n) => n in TORCH_OP_CASES)).toEqual([]);
   });
 

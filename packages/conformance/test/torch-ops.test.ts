@@ -20,6 +20,7 @@ import {
   runTorchOpCases,
   TORCH_OP_CASES,
 } from "../src/torch/op-cases.js";
+import { mappingProblems } from "./helpers.js";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/torch/", import.meta.url));
 
@@ -48,20 +49,13 @@ describe("torch op goldens: fixture inventory", () => {
   });
 
   it("every op case in fixtures/ has a Tessera mapping translating the file's exact call", () => {
-    const unmapped = cases.filter((c) => !TORCH_OP_CASES[c.name]).map((c) => c.name);
+    const { unmapped, stale } = mappingProblems(cases, TORCH_OP_CASES);
     expect(unmapped, "op cases without a mapping in TORCH_OP_CASES").toEqual([]);
-    const stale = cases
-      .filter((c) => TORCH_OP_CASES[c.name] && TORCH_OP_CASES[c.name]!.torch !== c.call)
-      .map(
-        (c) =>
-          `${c.name}: file ${JSON.stringify(c.call)} vs mapping ${JSON.stringify(TORCH_OP_CASES[c.name]!.torch)}`,
-      );
     expect(stale, "mappings whose torch call differs from the golden's").toEqual([]);
   });
 
   it("every mapping has a golden file (no orphan mappings)", () => {
-    const names = new Set(cases.map((c) => c.name));
-    expect(Object.keys(TORCH_OP_CASES).filter((n) => !names.has(n))).toEqual([]);
+    expect(mappingProblems(cases, TORCH_OP_CASES).orphans).toEqual([]);
   });
 });
 
