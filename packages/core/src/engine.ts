@@ -49,7 +49,7 @@ const registry = new Map<string, BackendEntry>();
 let active: Backend | undefined;
 const scopeStore = new AsyncLocalStorage<Scope>();
 
-const live = { tensors: 0, storages: 0 };
+const live = { tensors: 0, storages: 0, bytes: 0, peakBytes: 0 };
 const perBackend = new Map<string, { tensors: number; storages: number; bytes: number }>();
 
 function counters(name: string) {
@@ -144,6 +144,8 @@ export function allocateStorage(backend: Backend, dtype: DType, size: number): S
   const c = counters(backend.name);
   c.storages++;
   c.bytes += s.bytes;
+  live.bytes += s.bytes;
+  if (live.bytes > live.peakBytes) live.peakBytes = live.bytes;
   return s;
 }
 
@@ -154,6 +156,7 @@ export function releaseStorage(s: Storage): void {
   const c = counters(s.backend.name);
   c.storages--;
   c.bytes -= s.bytes;
+  live.bytes -= s.bytes;
 }
 
 /** Called by every Tensor constructor. */
@@ -179,6 +182,8 @@ export interface MemoryInfo {
   numTensors: number;
   numStorages: number;
   numBytes: number;
+  /** The most bytes live at once since start or the last `resetPeakMemory()`, over all backends. */
+  peakBytes: number;
   backends: Record<string, { numTensors: number; numStorages: number; numBytes: number }>;
 }
 
@@ -189,7 +194,18 @@ export function memory(): MemoryInfo {
     backends[name] = { numTensors: c.tensors, numStorages: c.storages, numBytes: c.bytes };
     bytes += c.bytes;
   }
-  return { numTensors: live.tensors, numStorages: live.storages, numBytes: bytes, backends };
+  return {
+    numTensors: live.tensors,
+    numStorages: live.storages,
+    numBytes: bytes,
+    peakBytes: live.peakBytes,
+    backends,
+  };
+}
+
+/** Starts a new peak-memory window at the bytes live now. */
+export function resetPeakMemory(): void {
+  live.peakBytes = live.bytes;
 }
 
 // ---- scopes -----------------------------------------------------------------------------------

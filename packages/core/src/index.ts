@@ -19,3 +19,4 @@ export * from "./random.js";
 export * from "./shadow.js";
 export * from "./shape.js";
 export * from "./tensor.js";
+export { getOpHook, type OpHook, setOpHook, traced, tracedOpNames, untraced } from "./trace.js";

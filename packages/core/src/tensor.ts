@@ -25,6 +25,7 @@ import {
   numel,
   type Shape,
 } from "./shape.js";
+import { notifyDisposed, traceMethod } from "./trace.js";
 
 /** Nested JS arrays as returned by `array()`. */
 export type NestedArray = number | boolean | NestedArray[];
@@ -105,6 +106,7 @@ export class Tensor implements Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    notifyDisposed(this);
     untrackTensor(this);
     releaseStorage(this.storage);
   }
@@ -464,6 +466,27 @@ export class Tensor implements Disposable {
       if (owned) base.dispose();
     }
   }
+}
+
+// Views and copies are ops too: autograd sees them (transpose, narrow, flatten, expandAs and mT are
+// built on these, so they need no entry of their own).
+for (const name of [
+  "asStrided",
+  "view",
+  "reshape",
+  "permute",
+  "expand",
+  "slice",
+  "select",
+  "squeeze",
+  "unsqueeze",
+  "unfold",
+  "contiguous",
+  "clone",
+  "cast",
+  "to",
+]) {
+  traceMethod(Tensor.prototype, name);
 }
 
 /** Accepts `f(2, 3)` and `f([2, 3])`. */

@@ -21,6 +21,7 @@ import { isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { broadcastShapes, fmtShape, numel, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { softmax } from "./activation.js";
 import { tensor, zeros } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
@@ -86,23 +87,14 @@ function causalMask(q: Tensor, sq: number, sk: number): Tensor {
   return tensor(m, { shape: [sq, sk], dtype: q.dtype, backend: q.backendName });
 }
 
-/**
- * softmax(q·kᵀ·scale + masks)·v for q [..., Sq, D], k [..., Sk, D], v [..., Sk, Dv] (batch dims broadcast).
- * Returns the output [..., Sq, Dv]; with `returnWeights: true` returns `{ output, weights }`.
- */
-export function scaledDotProductAttention(
+function attention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
   opts: AttentionOptions & { returnWeights: true },
 ): AttentionResult;
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Tensor;
-export function scaledDotProductAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  opts: AttentionOptions = {},
-): Tensor | AttentionResult {
+function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Tensor;
+function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor | AttentionResult {
   const op = "scaledDotProductAttention";
   const { attnMask, keyPaddingMask } = opts;
   sameBackend(op, { q, k, v, attnMask, keyPaddingMask });
@@ -200,3 +192,9 @@ export function scaledDotProductAttention(
   if (wantWeights) return { output: result.output, weights: result.weights! };
   return result.output;
 }
+
+/**
+ * softmax(q·kᵀ·scale + masks)·v for q [..., Sq, D], k [..., Sk, D], v [..., Sk, Dv] (batch dims broadcast).
+ * Returns the output [..., Sq, Dv]; with `returnWeights: true` returns `{ output, weights }`.
+ */
+export const scaledDotProductAttention = traced("scaledDotProductAttention", attention);

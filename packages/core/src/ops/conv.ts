@@ -9,6 +9,7 @@ import type { ConvAttrs, ConvTransposeAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { zeros } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add } from "./elementwise.js";
@@ -138,128 +139,134 @@ function convAttrs(op: string, opts: Conv2dOptions): ConvAttrs {
  * x [N,C,H,W] (or unbatched [C,H,W]), weight [O, C/groups, kh, kw], bias [O] → [N,O,Ho,Wo] with
  * Ho = ⌊(H + 2·padding − dilation·(kh−1) − 1) / stride⌋ + 1.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  const op = "conv2d";
-  checkOperands(op, x, weight, bias);
-  const attrs = convAttrs(op, opts);
-  const g = attrs.groups;
-  const { x4, unbatch } = batched(op, x);
-  try {
-    const [N, C, H, W] = x4.shape as [number, number, number, number];
-    const [O, Cg, kh, kw] = weight.shape as [number, number, number, number];
-    const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
-    if (C % g !== 0)
-      throw new RangeError(`${op}: groups ${g} does not divide the ${C} input channels ${ctx}`);
-    if (O % g !== 0)
-      throw new RangeError(`${op}: groups ${g} does not divide the ${O} output channels ${ctx}`);
-    if (Cg * g !== C) {
-      throw new RangeError(
-        `${op}: weight has ${Cg} input channels per group but input has ${C} channels ${ctx}`,
-      );
+export const conv2d = traced(
+  "conv2d",
+  function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+    const op = "conv2d";
+    checkOperands(op, x, weight, bias);
+    const attrs = convAttrs(op, opts);
+    const g = attrs.groups;
+    const { x4, unbatch } = batched(op, x);
+    try {
+      const [N, C, H, W] = x4.shape as [number, number, number, number];
+      const [O, Cg, kh, kw] = weight.shape as [number, number, number, number];
+      const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
+      if (C % g !== 0)
+        throw new RangeError(`${op}: groups ${g} does not divide the ${C} input channels ${ctx}`);
+      if (O % g !== 0)
+        throw new RangeError(`${op}: groups ${g} does not divide the ${O} output channels ${ctx}`);
+      if (Cg * g !== C) {
+        throw new RangeError(
+          `${op}: weight has ${Cg} input channels per group but input has ${C} channels ${ctx}`,
+        );
+      }
+      checkBias(op, bias, O);
+      const [sh, sw] = attrs.stride;
+      const [ph, pw] = attrs.padding;
+      const [dh, dw] = attrs.dilation;
+      const Ho = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
+      const Wo = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+      outSize(op, x, weight, [Ho, Wo]);
+      return unbatch(conv2dCore(x4, weight, bias, attrs, [N, O, Ho, Wo]));
+    } finally {
+      x4.dispose();
     }
-    checkBias(op, bias, O);
-    const [sh, sw] = attrs.stride;
-    const [ph, pw] = attrs.padding;
-    const [dh, dw] = attrs.dilation;
-    const Ho = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
-    const Wo = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
-    outSize(op, x, weight, [Ho, Wo]);
-    return unbatch(conv2dCore(x4, weight, bias, attrs, [N, O, Ho, Wo]));
-  } finally {
-    x4.dispose();
-  }
-}
+  },
+);
 
 /**
  * 2-D transposed convolution like torch.nn.functional.conv_transpose2d.
  * x [N,Cin,H,W] (or [Cin,H,W]), weight [Cin, Cout/groups, kh, kw], bias [Cout] → [N,Cout,Ho,Wo] with
  * Ho = (H−1)·stride − 2·padding + dilation·(kh−1) + outputPadding + 1.
  */
-export function convTranspose2d(
-  x: Tensor,
-  weight: Tensor,
-  bias?: Tensor | null,
-  opts: ConvTranspose2dOptions = {},
-): Tensor {
-  const op = "convTranspose2d";
-  checkOperands(op, x, weight, bias);
-  const attrs: ConvTransposeAttrs = {
-    ...convAttrs(op, opts),
-    outputPadding: intPair(op, "outputPadding", opts.outputPadding, 0, 0),
-  };
-  const g = attrs.groups;
-  const { x4, unbatch } = batched(op, x);
-  try {
-    const [N, C, H, W] = x4.shape as [number, number, number, number];
-    const [Cw, Og, kh, kw] = weight.shape as [number, number, number, number];
-    const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
-    if (Cw !== C)
-      throw new RangeError(`${op}: weight has ${Cw} input channels but input has ${C} channels ${ctx}`);
-    if (C % g !== 0)
-      throw new RangeError(`${op}: groups ${g} does not divide the ${C} input channels ${ctx}`);
-    const O = Og * g;
-    checkBias(op, bias, O);
-    const [sh, sw] = attrs.stride;
-    const [ph, pw] = attrs.padding;
-    const [dh, dw] = attrs.dilation;
-    const [oph, opw] = attrs.outputPadding;
-    for (const [i, axis] of [
-      [0, "height"],
-      [1, "width"],
-    ] as const) {
-      const o = attrs.outputPadding[i];
-      if (o >= attrs.stride[i] && o >= attrs.dilation[i]) {
-        throw new RangeError(
-          `${op}: outputPadding ${o} (${axis}) must be smaller than stride ${attrs.stride[i]} or dilation ${attrs.dilation[i]}`,
+export const convTranspose2d = traced(
+  "convTranspose2d",
+  function convTranspose2d(
+    x: Tensor,
+    weight: Tensor,
+    bias?: Tensor | null,
+    opts: ConvTranspose2dOptions = {},
+  ): Tensor {
+    const op = "convTranspose2d";
+    checkOperands(op, x, weight, bias);
+    const attrs: ConvTransposeAttrs = {
+      ...convAttrs(op, opts),
+      outputPadding: intPair(op, "outputPadding", opts.outputPadding, 0, 0),
+    };
+    const g = attrs.groups;
+    const { x4, unbatch } = batched(op, x);
+    try {
+      const [N, C, H, W] = x4.shape as [number, number, number, number];
+      const [Cw, Og, kh, kw] = weight.shape as [number, number, number, number];
+      const ctx = `(input ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, groups ${g})`;
+      if (Cw !== C)
+        throw new RangeError(`${op}: weight has ${Cw} input channels but input has ${C} channels ${ctx}`);
+      if (C % g !== 0)
+        throw new RangeError(`${op}: groups ${g} does not divide the ${C} input channels ${ctx}`);
+      const O = Og * g;
+      checkBias(op, bias, O);
+      const [sh, sw] = attrs.stride;
+      const [ph, pw] = attrs.padding;
+      const [dh, dw] = attrs.dilation;
+      const [oph, opw] = attrs.outputPadding;
+      for (const [i, axis] of [
+        [0, "height"],
+        [1, "width"],
+      ] as const) {
+        const o = attrs.outputPadding[i];
+        if (o >= attrs.stride[i] && o >= attrs.dilation[i]) {
+          throw new RangeError(
+            `${op}: outputPadding ${o} (${axis}) must be smaller than stride ${attrs.stride[i]} or dilation ${attrs.dilation[i]}`,
+          );
+        }
+      }
+      const Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
+      const Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
+      outSize(op, x, weight, [Ho, Wo]);
+      const outShape = [N, O, Ho, Wo];
+      const kernel = fusedKernel(x.backend, op);
+      if (kernel && numelOf(outShape) > 0) {
+        return unbatch(
+          withContiguous([x4, weight, bias], ([xc, wc, bc]) => {
+            const out = Tensor.empty(outShape, x.dtype, x.backend);
+            kernel(xc!.kernelView, wc!.kernelView, bc?.kernelView ?? null, attrs, out.kernelView);
+            return out;
+          }),
         );
       }
-    }
-    const Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
-    const Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
-    outSize(op, x, weight, [Ho, Wo]);
-    const outShape = [N, O, Ho, Wo];
-    const kernel = fusedKernel(x.backend, op);
-    if (kernel && numelOf(outShape) > 0) {
+      if (numelOf(outShape) === 0 || C === 0) {
+        return unbatch(addBias(zeros(outShape, { dtype: x.dtype, backend: x.backendName }), bias));
+      }
       return unbatch(
-        withContiguous([x4, weight, bias], ([xc, wc, bc]) => {
-          const out = Tensor.empty(outShape, x.dtype, x.backend);
-          kernel(xc!.kernelView, wc!.kernelView, bc?.kernelView ?? null, attrs, out.kernelView);
-          return out;
+        tidy(() => {
+          // Zero-stuff (stride−1 zeros between inputs), pad by dilation·(k−1) − padding on each side (a crop
+          // when negative) plus outputPadding on the bottom/right, then correlate with the flipped kernel.
+          const lo = [dh * (kh - 1) - ph, dw * (kw - 1) - pw];
+          const hi = [lo[0]! + oph, lo[1]! + opw];
+          const stuffed = [(H - 1) * sh + 1, (W - 1) * sw + 1];
+          const big = [0, 1].map((i) => Math.max(lo[i]!, 0) + stuffed[i]! + Math.max(hi[i]!, 0));
+          const buf = placeInto(
+            x4,
+            [N, C, big[0]!, big[1]!],
+            0,
+            [Math.max(lo[0]!, 0), Math.max(lo[1]!, 0)],
+            [sh, sw],
+          );
+          const xz = buf
+            .slice(2, Math.max(-lo[0]!, 0), big[0]! - Math.max(-hi[0]!, 0))
+            .slice(3, Math.max(-lo[1]!, 0), big[1]! - Math.max(-hi[1]!, 0));
+          const wt = flip(weight.reshape([g, C / g, Og, kh, kw]).permute(0, 2, 1, 3, 4), [3, 4]).reshape([
+            O,
+            C / g,
+            kh,
+            kw,
+          ]);
+          const attrs2: ConvAttrs = { stride: [1, 1], padding: [0, 0], dilation: attrs.dilation, groups: g };
+          return conv2dCore(xz, wt, bias, attrs2, outShape);
         }),
       );
+    } finally {
+      x4.dispose();
     }
-    if (numelOf(outShape) === 0 || C === 0) {
-      return unbatch(addBias(zeros(outShape, { dtype: x.dtype, backend: x.backendName }), bias));
-    }
-    return unbatch(
-      tidy(() => {
-        // Zero-stuff (stride−1 zeros between inputs), pad by dilation·(k−1) − padding on each side (a crop
-        // when negative) plus outputPadding on the bottom/right, then correlate with the flipped kernel.
-        const lo = [dh * (kh - 1) - ph, dw * (kw - 1) - pw];
-        const hi = [lo[0]! + oph, lo[1]! + opw];
-        const stuffed = [(H - 1) * sh + 1, (W - 1) * sw + 1];
-        const big = [0, 1].map((i) => Math.max(lo[i]!, 0) + stuffed[i]! + Math.max(hi[i]!, 0));
-        const buf = placeInto(
-          x4,
-          [N, C, big[0]!, big[1]!],
-          0,
-          [Math.max(lo[0]!, 0), Math.max(lo[1]!, 0)],
-          [sh, sw],
-        );
-        const xz = buf
-          .slice(2, Math.max(-lo[0]!, 0), big[0]! - Math.max(-hi[0]!, 0))
-          .slice(3, Math.max(-lo[1]!, 0), big[1]! - Math.max(-hi[1]!, 0));
-        const wt = flip(weight.reshape([g, C / g, Og, kh, kw]).permute(0, 2, 1, 3, 4), [3, 4]).reshape([
-          O,
-          C / g,
-          kh,
-          kw,
-        ]);
-        const attrs2: ConvAttrs = { stride: [1, 1], padding: [0, 0], dilation: attrs.dilation, groups: g };
-        return conv2dCore(xz, wt, bias, attrs2, outShape);
-      }),
-    );
-  } finally {
-    x4.dispose();
-  }
-}
+  },
+);

@@ -3,6 +3,7 @@ import type { BinaryOp, UnaryOp } from "../backend.js";
 import { castScalar, type DType, isFloating } from "../dtype.js";
 import { broadcastShapes } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import {
   binary,
   binaryDtype,
@@ -14,8 +15,8 @@ import {
   unary,
 } from "./dispatch.js";
 
-const u = (op: UnaryOp) => (x: Tensor) => unary(op, x);
-const bin = (op: BinaryOp) => (a: TensorLike, b: TensorLike) => binary(op, a, b);
+const u = (op: UnaryOp) => traced(op, (x: Tensor) => unary(op, x));
+const bin = (op: BinaryOp) => traced(op, (a: TensorLike, b: TensorLike) => binary(op, a, b));
 
 export const neg = u("neg");
 export const abs = u("abs");
@@ -52,63 +53,66 @@ export const gt = bin("gt");
 export const ge = bin("ge");
 
 /** True division: integer operands are promoted to float32 (torch.div default). */
-export function div(a: TensorLike, b: TensorLike): Tensor {
+export const div = traced("div", function div(a: TensorLike, b: TensorLike): Tensor {
   const dt = binaryDtype(a, b);
   return binary("div", a, b, "div", isFloating(dt) ? dt : "float32");
-}
+});
 
 /**
  * a ** b. A floating tensor to the Python-number power 0.5 or -0.5 is sqrt / rsqrt, as torch's
  * pow(Tensor, Scalar) computes it: (-inf) ** 0.5 is NaN and (-0) ** 0.5 is -0 there, where C pow gives inf
  * and +0 (a tensor exponent keeps C pow).
  */
-export function pow(a: TensorLike, b: TensorLike): Tensor {
+export const pow = traced("pow", function pow(a: TensorLike, b: TensorLike): Tensor {
   if (a instanceof Tensor && typeof b === "number" && isFloating(a.dtype)) {
     if (b === 0.5) return sqrt(a);
     if (b === -0.5) return rsqrt(a);
   }
   return binary("pow", a, b, "pow");
-}
+});
 
-export function logicalAnd(a: TensorLike, b: TensorLike): Tensor {
+export const logicalAnd = traced("logicalAnd", function logicalAnd(a: TensorLike, b: TensorLike): Tensor {
   return binary("logicalAnd", a, b, "logicalAnd", "bool");
-}
-export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
+});
+export const logicalOr = traced("logicalOr", function logicalOr(a: TensorLike, b: TensorLike): Tensor {
   return binary("logicalOr", a, b, "logicalOr", "bool");
-}
-export function logicalNot(x: Tensor): Tensor {
+});
+export const logicalNot = traced("logicalNot", function logicalNot(x: Tensor): Tensor {
   return unary("logicalNot", x);
-}
+});
 
 /** x · sigmoid(x). */
-export function silu(x: Tensor): Tensor {
+export const silu = traced("silu", function silu(x: Tensor): Tensor {
   const s = sigmoid(x);
   const out = mul(x, s);
   s.dispose();
   return out;
-}
+});
 
 /** Clamps into [min, max]; either bound may be omitted. NaN stays NaN. */
-export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {
-  if ((min === undefined || min === null) && (max === undefined || max === null)) {
-    throw new TypeError("clamp: at least one of 'min' and 'max' must be given");
-  }
-  let out = x.clone();
-  if (min !== undefined && min !== null) {
-    const next = maximum(out, min);
-    out.dispose();
-    out = next;
-  }
-  if (max !== undefined && max !== null) {
-    const next = minimum(out, max);
-    out.dispose();
-    out = next;
-  }
-  return out;
-}
+export const clamp = traced(
+  "clamp",
+  function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {
+    if ((min === undefined || min === null) && (max === undefined || max === null)) {
+      throw new TypeError("clamp: at least one of 'min' and 'max' must be given");
+    }
+    let out = x.clone();
+    if (min !== undefined && min !== null) {
+      const next = maximum(out, min);
+      out.dispose();
+      out = next;
+    }
+    if (max !== undefined && max !== null) {
+      const next = minimum(out, max);
+      out.dispose();
+      out = next;
+    }
+    return out;
+  },
+);
 
 /** Elementwise select: cond ? a : b, all three broadcast together. */
-export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+export const where = traced("where", function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   sameBackend("where", { cond, a: a instanceof Tensor ? a : null, b: b instanceof Tensor ? b : null });
   if (cond.dtype !== "bool") throw new TypeError(`where: 'cond' must be a bool tensor, got ${cond.dtype}`);
   const dtype: DType = binaryDtype(a, b);
@@ -131,22 +135,27 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     ta.dispose();
     tb.dispose();
   }
-}
+});
 
 /** x with `value` wherever `mask` is true (mask broadcasts to x). */
-export function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor {
-  if (mask.dtype !== "bool")
-    throw new TypeError(`maskedFill: 'mask' must be a bool tensor, got ${mask.dtype}`);
-  broadcastShapes(x.shape, mask.shape, "maskedFill");
-  const v = scalarTensor(castScalar(x.dtype, Number(value)), x.dtype, x);
-  const out = where(mask, v, x);
-  v.dispose();
-  if (out.rank !== x.rank || out.shape.some((d, i) => d !== x.shape[i])) {
-    out.dispose();
-    throw new RangeError(`maskedFill: mask shape [${mask.shape}] must broadcast to input shape [${x.shape}]`);
-  }
-  return out;
-}
+export const maskedFill = traced(
+  "maskedFill",
+  function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor {
+    if (mask.dtype !== "bool")
+      throw new TypeError(`maskedFill: 'mask' must be a bool tensor, got ${mask.dtype}`);
+    broadcastShapes(x.shape, mask.shape, "maskedFill");
+    const v = scalarTensor(castScalar(x.dtype, Number(value)), x.dtype, x);
+    const out = where(mask, v, x);
+    v.dispose();
+    if (out.rank !== x.rank || out.shape.some((d, i) => d !== x.shape[i])) {
+      out.dispose();
+      throw new RangeError(
+        `maskedFill: mask shape [${mask.shape}] must broadcast to input shape [${x.shape}]`,
+      );
+    }
+    return out;
+  },
+);
 
 declare module "../tensor.js" {
   interface Tensor {

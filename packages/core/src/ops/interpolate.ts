@@ -13,6 +13,7 @@ import type { InterpolateAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { tensor } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { add, mul } from "./elementwise.js";
@@ -124,43 +125,47 @@ function lerpAlong(x: Tensor, dim: 2 | 3, taps: ReturnType<typeof linearTaps>): 
  * Resizes the two spatial dims of x [N,C,H,W] to `size`, or by `scaleFactor`, with `mode` 'nearest'
  * (default) or 'bilinear'. See the module comment for the exact PyTorch 1.13 coordinate rules.
  */
-export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
-  const op = "interpolate";
-  sameBackend(op, { x });
-  requireFloat(op, x);
-  if (x.rank !== 4) throw new RangeError(`${op}: input must be 4-D [N,C,H,W], got ${fmtShape(x.shape)}`);
-  const mode = opts.mode ?? "nearest";
-  if (mode !== "nearest" && mode !== "bilinear") {
-    throw new RangeError(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
-  }
-  if (mode === "nearest" && opts.alignCorners !== undefined) {
-    throw new TypeError(`${op}: alignCorners only applies to mode 'bilinear' (got mode 'nearest')`);
-  }
-  const { out, scale } = resolveSize(op, x, opts);
-  const [N, C, H, W] = x.shape as [number, number, number, number];
-  if (H === 0 || W === 0) throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
-  const attrs: InterpolateAttrs = { mode, alignCorners: opts.alignCorners ?? false, scale };
-  const outShape = [N, C, ...out];
-  const kernel = fusedKernel(x.backend, op);
-  if (kernel) {
-    return withContiguous([x], ([xc]) => {
-      const o = Tensor.empty(outShape, x.dtype, x.backend);
-      kernel(xc!.kernelView, attrs, o.kernelView);
-      return o;
-    });
-  }
-  if (x.size === 0) return Tensor.empty(outShape, x.dtype, x.backend);
-  const be = { backend: x.backendName, dtype: "int32" as const };
-  return tidy(() => {
-    if (mode === "nearest") {
-      const rows = indexSelect(x, 2, tensor(nearestIndices(H, out[0], scale[0]), be));
-      return indexSelect(rows, 3, tensor(nearestIndices(W, out[1], scale[1]), be));
+export const interpolate = traced(
+  "interpolate",
+  function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
+    const op = "interpolate";
+    sameBackend(op, { x });
+    requireFloat(op, x);
+    if (x.rank !== 4) throw new RangeError(`${op}: input must be 4-D [N,C,H,W], got ${fmtShape(x.shape)}`);
+    const mode = opts.mode ?? "nearest";
+    if (mode !== "nearest" && mode !== "bilinear") {
+      throw new RangeError(`${op}: mode must be 'nearest' or 'bilinear', got '${String(mode)}'`);
     }
-    // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…). Half inputs blend in
-    // float32 and round once, like a fused kernel.
-    return inF32(x, (xf) => {
-      const cols = lerpAlong(xf, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
-      return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+    if (mode === "nearest" && opts.alignCorners !== undefined) {
+      throw new TypeError(`${op}: alignCorners only applies to mode 'bilinear' (got mode 'nearest')`);
+    }
+    const { out, scale } = resolveSize(op, x, opts);
+    const [N, C, H, W] = x.shape as [number, number, number, number];
+    if (H === 0 || W === 0)
+      throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
+    const attrs: InterpolateAttrs = { mode, alignCorners: opts.alignCorners ?? false, scale };
+    const outShape = [N, C, ...out];
+    const kernel = fusedKernel(x.backend, op);
+    if (kernel) {
+      return withContiguous([x], ([xc]) => {
+        const o = Tensor.empty(outShape, x.dtype, x.backend);
+        kernel(xc!.kernelView, attrs, o.kernelView);
+        return o;
+      });
+    }
+    if (x.size === 0) return Tensor.empty(outShape, x.dtype, x.backend);
+    const be = { backend: x.backendName, dtype: "int32" as const };
+    return tidy(() => {
+      if (mode === "nearest") {
+        const rows = indexSelect(x, 2, tensor(nearestIndices(H, out[0], scale[0]), be));
+        return indexSelect(rows, 3, tensor(nearestIndices(W, out[1], scale[1]), be));
+      }
+      // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…). Half inputs blend in
+      // float32 and round once, like a fused kernel.
+      return inF32(x, (xf) => {
+        const cols = lerpAlong(xf, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
+        return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+      });
     });
-  });
-}
+  },
+);

@@ -1,6 +1,7 @@
 /** Matrix products: matmul with torch.matmul semantics, and linear (x·Wᵀ + b). */
 import { broadcastShapes, fmtShape, isContiguous, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { sameBackend } from "./dispatch.js";
 import { add } from "./elementwise.js";
 
@@ -40,7 +41,7 @@ function operand(x: Tensor): Operand {
  * batches of matrices whose batch dims broadcast. Transposed-contiguous operands (`w.mT`) reach the kernel as
  * transA/transB instead of being copied.
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export const matmul = traced("matmul", function matmul(a: Tensor, b: Tensor): Tensor {
   sameBackend("matmul", { a, b });
   if (a.rank === 0 || b.rank === 0) {
     throw new RangeError(
@@ -82,7 +83,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     a2.dispose();
     b2.dispose();
   }
-}
+});
 
 /** out [...batch, M, N] = a [..., M, K] · b [..., K, N], both rank ≥ 2. */
 function batchedMatmul(a: Tensor, b: Tensor, batch: number[], M: number, K: number, N: number): Tensor {
@@ -132,32 +133,35 @@ function batchDims(o: Operand): readonly number[] {
  * y = x·Wᵀ + b with weight [out, in] (torch.nn.functional.linear). x is [..., in] or [in]; the weight is
  * read transposed by the kernel, never copied.
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  sameBackend("linear", { x, weight, bias });
-  if (weight.rank !== 2)
-    throw new RangeError(`linear: weight must be [out, in], got ${fmtShape(weight.shape)}`);
-  const [outF, inF] = weight.shape as [number, number];
-  if (x.rank === 0 || x.shape[x.rank - 1] !== inF) {
-    throw new RangeError(
-      `linear: input ${fmtShape(x.shape)} has ${x.shape[x.rank - 1] ?? 0} features but weight ${fmtShape(weight.shape)} expects ${inF}`,
-    );
-  }
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) {
-    throw new RangeError(
-      `linear: bias ${fmtShape(bias.shape)} must be [${outF}] for weight ${fmtShape(weight.shape)}`,
-    );
-  }
-  const wt = weight.mT;
-  try {
-    const y = matmul(x, wt);
-    if (!bias) return y;
-    const out = add(y, bias);
-    y.dispose();
-    return out;
-  } finally {
-    wt.dispose();
-  }
-}
+export const linear = traced(
+  "linear",
+  function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+    sameBackend("linear", { x, weight, bias });
+    if (weight.rank !== 2)
+      throw new RangeError(`linear: weight must be [out, in], got ${fmtShape(weight.shape)}`);
+    const [outF, inF] = weight.shape as [number, number];
+    if (x.rank === 0 || x.shape[x.rank - 1] !== inF) {
+      throw new RangeError(
+        `linear: input ${fmtShape(x.shape)} has ${x.shape[x.rank - 1] ?? 0} features but weight ${fmtShape(weight.shape)} expects ${inF}`,
+      );
+    }
+    if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) {
+      throw new RangeError(
+        `linear: bias ${fmtShape(bias.shape)} must be [${outF}] for weight ${fmtShape(weight.shape)}`,
+      );
+    }
+    const wt = weight.mT;
+    try {
+      const y = matmul(x, wt);
+      if (!bias) return y;
+      const out = add(y, bias);
+      y.dispose();
+      return out;
+    } finally {
+      wt.dispose();
+    }
+  },
+);
 
 declare module "../tensor.js" {
   interface Tensor {

@@ -6,6 +6,7 @@
 import { castScalar, type DType, promoteTypes } from "../dtype.js";
 import { fmtShape, normalizeDim, normalizeDims, numel, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { arange, full } from "./creation.js";
 import { sameBackend, scalarTensor } from "./dispatch.js";
 import { ge, le, sub, where } from "./elementwise.js";
@@ -40,7 +41,7 @@ function copyInto(out: Tensor, src: Tensor, dim: number, start: number, select: 
  * Concatenates along `dim` (torch.cat). All tensors have the same rank and agree on every other dim; a 1-D
  * tensor of size 0 is skipped, as in PyTorch. The result dtype is the promotion of all inputs.
  */
-export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+export const cat = traced("cat", function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   checkList("cat", tensors);
   const parts = tensors.filter((t) => !(t.rank === 1 && t.shape[0] === 0));
   const ref = parts[0] ?? tensors[0]!;
@@ -65,10 +66,10 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     offset += t.shape[d]!;
   }
   return out;
-}
+});
 
 /** Joins equally shaped tensors along a new dim `dim` (torch.stack). */
-export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+export const stack = traced("stack", function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   checkList("stack", tensors);
   const ref = tensors[0]!;
   const d = normalizeDim(dim, ref.rank + 1, "stack");
@@ -84,50 +85,53 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const out = Tensor.empty(shape, resultDtype(tensors), ref.backend);
   for (let i = 0; i < tensors.length; i++) copyInto(out, tensors[i]!, d, i, true);
   return out;
-}
+});
 
 /**
  * Views of consecutive pieces along `dim` (torch.split): a number is the size of each piece (the last may
  * be smaller); a list gives every size and must sum to the dim's size.
  */
-export function split(x: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-  sameBackend("split", { x });
-  const d = normalizeDim(dim, x.rank, "split");
-  if (x.rank === 0) throw new RangeError("split: cannot split a 0-d tensor");
-  const n = x.shape[d]!;
-  let sizes: number[];
-  if (typeof splitSizeOrSections === "number") {
-    const s = splitSizeOrSections;
-    if (!Number.isInteger(s) || s < 0 || (s === 0 && n > 0)) {
-      throw new RangeError(
-        `split: split size must be a positive integer, got ${s} (dim ${d} of ${fmtShape(x.shape)})`,
-      );
+export const split = traced(
+  "split",
+  function split(x: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    sameBackend("split", { x });
+    const d = normalizeDim(dim, x.rank, "split");
+    if (x.rank === 0) throw new RangeError("split: cannot split a 0-d tensor");
+    const n = x.shape[d]!;
+    let sizes: number[];
+    if (typeof splitSizeOrSections === "number") {
+      const s = splitSizeOrSections;
+      if (!Number.isInteger(s) || s < 0 || (s === 0 && n > 0)) {
+        throw new RangeError(
+          `split: split size must be a positive integer, got ${s} (dim ${d} of ${fmtShape(x.shape)})`,
+        );
+      }
+      const count = s === 0 ? 1 : Math.max(1, Math.ceil(n / s));
+      sizes = Array.from({ length: count }, (_, i) => Math.min(s, n - i * s));
+    } else {
+      sizes = [...splitSizeOrSections];
+      const total = sizes.reduce((a, b) => a + b, 0);
+      if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n) {
+        throw new RangeError(
+          `split: sizes ${fmtShape(sizes)} must be non-negative integers summing to ${n}, the size of dim ${d} of ${fmtShape(x.shape)}`,
+        );
+      }
     }
-    const count = s === 0 ? 1 : Math.max(1, Math.ceil(n / s));
-    sizes = Array.from({ length: count }, (_, i) => Math.min(s, n - i * s));
-  } else {
-    sizes = [...splitSizeOrSections];
-    const total = sizes.reduce((a, b) => a + b, 0);
-    if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== n) {
-      throw new RangeError(
-        `split: sizes ${fmtShape(sizes)} must be non-negative integers summing to ${n}, the size of dim ${d} of ${fmtShape(x.shape)}`,
-      );
+    const out: Tensor[] = [];
+    let start = 0;
+    for (const s of sizes) {
+      out.push(x.narrow(d, start, s));
+      start += s;
     }
-  }
-  const out: Tensor[] = [];
-  let start = 0;
-  for (const s of sizes) {
-    out.push(x.narrow(d, start, s));
-    start += s;
-  }
-  return out;
-}
+    return out;
+  },
+);
 
 /**
  * Splits into `chunks` views of ceil(n / chunks) along `dim` (torch.chunk); fewer pieces come back when the
  * size does not allow `chunks` non-empty ones.
  */
-export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+export const chunk = traced("chunk", function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   sameBackend("chunk", { x });
   if (!Number.isInteger(chunks) || chunks <= 0)
     throw new RangeError(`chunk: chunks must be a positive integer, got ${chunks}`);
@@ -136,7 +140,7 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   const n = x.shape[d]!;
   if (n === 0) return split(x, new Array<number>(chunks).fill(0), d);
   return split(x, Math.ceil(n / chunks), d);
-}
+});
 
 function checkIndex(op: string, index: Tensor, arg = "index"): void {
   if (index.dtype !== "int32") {
@@ -150,7 +154,7 @@ function checkIndex(op: string, index: Tensor, arg = "index"): void {
  * out[i..] = x[.. index[i..] ..] along `dim` (torch.gather). `index` is int32 with x's rank and no larger
  * than x in the other dims; the result has index's shape.
  */
-export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+export const gather = traced("gather", function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   sameBackend("gather", { x, index });
   checkIndex("gather", index);
   const d = normalizeDim(dim, x.rank, "gather");
@@ -183,78 +187,84 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
     xc.dispose();
     ic.dispose();
   }
-}
+});
 
 /**
  * Rows (or slices) of `x` at the positions in `index` along `dim` (torch.index_select). `index` is a 1-D
  * (or 0-d) int32 tensor; the result has x's shape with dim `dim` replaced by index's length.
  */
-export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
-  sameBackend("indexSelect", { x, index });
-  checkIndex("indexSelect", index);
-  if (index.rank > 1) throw new RangeError(`indexSelect: index must be 1-D, got ${fmtShape(index.shape)}`);
-  const d = normalizeDim(dim, x.rank, "indexSelect");
-  if (x.rank === 0) {
-    if (index.size !== 1)
-      throw new RangeError(`indexSelect: a 0-d input takes a single index, got ${fmtShape(index.shape)}`);
-    const i0 = index.reshape([]);
-    try {
-      return gather(x, 0, i0);
-    } finally {
-      i0.dispose();
+export const indexSelect = traced(
+  "indexSelect",
+  function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+    sameBackend("indexSelect", { x, index });
+    checkIndex("indexSelect", index);
+    if (index.rank > 1) throw new RangeError(`indexSelect: index must be 1-D, got ${fmtShape(index.shape)}`);
+    const d = normalizeDim(dim, x.rank, "indexSelect");
+    if (x.rank === 0) {
+      if (index.size !== 1)
+        throw new RangeError(`indexSelect: a 0-d input takes a single index, got ${fmtShape(index.shape)}`);
+      const i0 = index.reshape([]);
+      try {
+        return gather(x, 0, i0);
+      } finally {
+        i0.dispose();
+      }
     }
-  }
-  const k = index.size;
-  const outShape = [...x.shape];
-  outShape[d] = k;
-  // gather wants an index of the output's shape: broadcast the 1-D index over the other dims.
-  const idxStrides = outShape.map((_, i) => (i === d ? (index.strides[0] ?? 1) : 0));
-  const wide = index.asStrided(outShape, idxStrides);
-  try {
-    return gather(x, d, wide);
-  } finally {
-    wide.dispose();
-  }
-}
+    const k = index.size;
+    const outShape = [...x.shape];
+    outShape[d] = k;
+    // gather wants an index of the output's shape: broadcast the 1-D index over the other dims.
+    const idxStrides = outShape.map((_, i) => (i === d ? (index.strides[0] ?? 1) : 0));
+    const wide = index.asStrided(outShape, idxStrides);
+    try {
+      return gather(x, d, wide);
+    } finally {
+      wide.dispose();
+    }
+  },
+);
 
 /**
  * x + src scattered at `index` along `dim` (out-of-place torch.scatter_add): out[.. index[i..] ..] += src[i..].
  * index is int32 with x's rank, no larger than src anywhere and than x outside `dim`; src has x's dtype.
  */
-export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
-  sameBackend("scatterAdd", { x, index, src });
-  checkIndex("scatterAdd", index);
-  const d = normalizeDim(dim, x.rank, "scatterAdd");
-  if (src.dtype !== x.dtype)
-    throw new TypeError(`scatterAdd: src is ${src.dtype} but input is ${x.dtype}; they must match`);
-  if (index.rank !== x.rank || src.rank !== x.rank) {
-    throw new RangeError(
-      `scatterAdd: index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have the rank of input ${fmtShape(x.shape)}`,
-    );
-  }
-  for (let i = 0; i < x.rank; i++) {
-    if (index.shape[i]! > src.shape[i]! || (i !== d && index.shape[i]! > x.shape[i]!)) {
+export const scatterAdd = traced(
+  "scatterAdd",
+  function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+    sameBackend("scatterAdd", { x, index, src });
+    checkIndex("scatterAdd", index);
+    const d = normalizeDim(dim, x.rank, "scatterAdd");
+    if (src.dtype !== x.dtype)
+      throw new TypeError(`scatterAdd: src is ${src.dtype} but input is ${x.dtype}; they must match`);
+    if (index.rank !== x.rank || src.rank !== x.rank) {
       throw new RangeError(
-        `scatterAdd: index ${fmtShape(index.shape)} is larger than src ${fmtShape(src.shape)} or than input ${fmtShape(x.shape)} outside dim ${d} (at dim ${i})`,
+        `scatterAdd: index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have the rank of input ${fmtShape(x.shape)}`,
       );
     }
-  }
-  const out = x.clone();
-  if (index.size === 0) return out;
-  // Only the part of src that index covers takes part (torch reads src at index's positions).
-  const srcPart = shapesEqual(src.shape, index.shape) ? src.contiguous() : sliceTo(src, index.shape);
-  const ic = index.contiguous();
-  try {
-    x.backend.scatterAdd(out.kernelView, ic.kernelView, srcPart.kernelView, d);
-    return out;
-  } catch (e) {
-    out.dispose();
-    throw e;
-  } finally {
-    srcPart.dispose();
-    ic.dispose();
-  }
-}
+    for (let i = 0; i < x.rank; i++) {
+      if (index.shape[i]! > src.shape[i]! || (i !== d && index.shape[i]! > x.shape[i]!)) {
+        throw new RangeError(
+          `scatterAdd: index ${fmtShape(index.shape)} is larger than src ${fmtShape(src.shape)} or than input ${fmtShape(x.shape)} outside dim ${d} (at dim ${i})`,
+        );
+      }
+    }
+    const out = x.clone();
+    if (index.size === 0) return out;
+    // Only the part of src that index covers takes part (torch reads src at index's positions).
+    const srcPart = shapesEqual(src.shape, index.shape) ? src.contiguous() : sliceTo(src, index.shape);
+    const ic = index.contiguous();
+    try {
+      x.backend.scatterAdd(out.kernelView, ic.kernelView, srcPart.kernelView, d);
+      return out;
+    } catch (e) {
+      out.dispose();
+      throw e;
+    } finally {
+      srcPart.dispose();
+      ic.dispose();
+    }
+  },
+);
 
 /** A contiguous copy of the leading `shape` corner of `t`. */
 function sliceTo(t: Tensor, shape: readonly number[]): Tensor {
@@ -268,7 +278,7 @@ function sliceTo(t: Tensor, shape: readonly number[]): Tensor {
  * Constant padding (torch.nn.functional.pad, mode 'constant'). `pads` holds (before, after) pairs starting
  * from the last dim: [left, right, top, bottom, …]. Negative pads crop.
  */
-export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+export const pad = traced("pad", function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   sameBackend("pad", { x });
   if (pads.length % 2 !== 0 || pads.length > 2 * x.rank) {
     throw new RangeError(
@@ -316,10 +326,10 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   } finally {
     src.dispose();
   }
-}
+});
 
 /** Reverses the order of elements along each of `dims` (torch.flip); a copy, built with index gathers. */
-export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
+export const flip = traced("flip", function flip(x: Tensor, dims: number | readonly number[]): Tensor {
   sameBackend("flip", { x });
   const axes = normalizeDims(dims, x.rank, "flip");
   let out = x.contiguous();
@@ -339,7 +349,7 @@ export function flip(x: Tensor, dims: number | readonly number[]): Tensor {
     return c;
   }
   return out;
-}
+});
 
 function checkReps(op: string, reps: readonly number[]): void {
   if (reps.some((r) => !Number.isInteger(r) || r < 0))
@@ -350,7 +360,7 @@ function checkReps(op: string, reps: readonly number[]): void {
  * Tiles `x` `reps[i]` times along each dim (torch.Tensor.repeat). `reps` may be longer than the rank: x is
  * treated as having leading size-1 dims. One strided copy from a stride-0 view.
  */
-export function repeat(x: Tensor, reps: readonly number[]): Tensor {
+export const repeat = traced("repeat", function repeat(x: Tensor, reps: readonly number[]): Tensor {
   sameBackend("repeat", { x });
   checkReps("repeat", reps);
   if (reps.length < x.rank) {
@@ -375,21 +385,21 @@ export function repeat(x: Tensor, reps: readonly number[]): Tensor {
   src.dispose();
   dst.dispose();
   return out;
-}
+});
 
 /** torch.tile: like `repeat`, but `reps` shorter than the rank is padded with leading 1s. */
-export function tile(x: Tensor, reps: readonly number[]): Tensor {
+export const tile = traced("tile", function tile(x: Tensor, reps: readonly number[]): Tensor {
   checkReps("tile", reps);
   const full = reps.length < x.rank ? [...new Array<number>(x.rank - reps.length).fill(1), ...reps] : reps;
   return repeat(x, full);
-}
+});
 
 /**
  * One-hot encoding of int32 class indices: shape [...indices.shape, numClasses], int32. numClasses -1 means
  * max + 1, which needs a synchronous read (backends with `readSync` only). Out-of-range indices are a
  * RangeError from the backend.
  */
-export function oneHot(indices: Tensor, numClasses = -1): Tensor {
+export const oneHot = traced("oneHot", function oneHot(indices: Tensor, numClasses = -1): Tensor {
   sameBackend("oneHot", { indices });
   checkIndex("oneHot", indices, "indices");
   let c = numClasses;
@@ -427,7 +437,7 @@ export function oneHot(indices: Tensor, numClasses = -1): Tensor {
     ic.dispose();
     ones.dispose();
   }
-}
+});
 
 /** Keeps the elements with column - row >= diagonal (`upper`) or <= diagonal, zeroing the rest; last two dims. */
 function triangle(op: "triu" | "tril", x: Tensor, diagonal: number): Tensor {
@@ -453,14 +463,14 @@ function triangle(op: "triu" | "tril", x: Tensor, diagonal: number): Tensor {
 }
 
 /** The upper triangle of the last two dims (torch.triu): elements with col - row >= diagonal. */
-export function triu(x: Tensor, diagonal = 0): Tensor {
+export const triu = traced("triu", function triu(x: Tensor, diagonal = 0): Tensor {
   return triangle("triu", x, diagonal);
-}
+});
 
 /** The lower triangle of the last two dims (torch.tril): elements with col - row <= diagonal. */
-export function tril(x: Tensor, diagonal = 0): Tensor {
+export const tril = traced("tril", function tril(x: Tensor, diagonal = 0): Tensor {
   return triangle("tril", x, diagonal);
-}
+});
 
 declare module "../tensor.js" {
   interface Tensor {

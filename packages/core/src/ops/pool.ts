@@ -7,6 +7,7 @@ import type { PoolAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { tensor } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
 import { div, where } from "./elementwise.js";
@@ -120,25 +121,28 @@ function padForWindows(x4: Tensor, attrs: PoolAttrs, outHW: [number, number], fi
  * Max over each kernel window (padding acts as -inf; NaN propagates).
  * x [N,C,H,W] or [C,H,W] → [N,C,Ho,Wo], Ho = ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1 (⌈⌉ with ceilMode).
  */
-export function maxPool2d(x: Tensor, kernel: IntPair, opts: MaxPool2dOptions = {}): Tensor {
-  const op = "maxPool2d";
-  const { attrs, outHW } = poolSetup(op, x, kernel, opts);
-  const { x4, unbatch } = batched(op, x);
-  try {
-    const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
-    const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
-    if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
-    return unbatch(
-      tidy(() => {
-        const xp = padForWindows(x4, attrs, outHW, Number.NEGATIVE_INFINITY);
-        return amax(windows(xp, attrs.kernel, attrs.stride, attrs.dilation), [4, 5]);
-      }),
-    );
-  } finally {
-    x4.dispose();
-  }
-}
+export const maxPool2d = traced(
+  "maxPool2d",
+  function maxPool2d(x: Tensor, kernel: IntPair, opts: MaxPool2dOptions = {}): Tensor {
+    const op = "maxPool2d";
+    const { attrs, outHW } = poolSetup(op, x, kernel, opts);
+    const { x4, unbatch } = batched(op, x);
+    try {
+      const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
+      const k = fusedKernel(x.backend, op);
+      if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
+      if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
+      return unbatch(
+        tidy(() => {
+          const xp = padForWindows(x4, attrs, outHW, Number.NEGATIVE_INFINITY);
+          return amax(windows(xp, attrs.kernel, attrs.stride, attrs.dilation), [4, 5]);
+        }),
+      );
+    } finally {
+      x4.dispose();
+    }
+  },
+);
 
 /** Per-output-position divisor of avg pooling along one dim (PyTorch's pool_size / count rules). */
 function avgDivisors(
@@ -162,47 +166,50 @@ function avgDivisors(
  * Mean over each kernel window. With countIncludePad (default) padded zeros count in the divisor, except
  * the part of a ceil-mode window beyond the padding. x [N,C,H,W] or [C,H,W] → [N,C,Ho,Wo].
  */
-export function avgPool2d(x: Tensor, kernel: IntPair, opts: AvgPool2dOptions = {}): Tensor {
-  const op = "avgPool2d";
-  const { attrs, outHW } = poolSetup(op, x, kernel, { ...opts, dilation: 1 });
-  attrs.countIncludePad = opts.countIncludePad ?? true;
-  const { x4, unbatch } = batched(op, x);
-  try {
-    const [, , H, W] = x4.shape as [number, number, number, number];
-    const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
-    const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
-    if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
-    const dh = avgDivisors(
-      H,
-      outHW[0],
-      attrs.kernel[0],
-      attrs.stride[0],
-      attrs.padding[0],
-      attrs.countIncludePad,
-    );
-    const dw = avgDivisors(
-      W,
-      outHW[1],
-      attrs.kernel[1],
-      attrs.stride[1],
-      attrs.padding[1],
-      attrs.countIncludePad,
-    );
-    const divisor = new Float32Array(outHW[0] * outHW[1]);
-    for (let i = 0; i < outHW[0]; i++)
-      for (let j = 0; j < outHW[1]; j++) divisor[i * outHW[1] + j] = dh[i]! * dw[j]!;
-    return unbatch(
-      tidy(() => {
-        const xp = padForWindows(x4, attrs, outHW, 0);
-        const sums = sum(windows(xp, attrs.kernel, attrs.stride, attrs.dilation), [4, 5]);
-        return div(sums, tensor(divisor, { shape: outHW, dtype: x.dtype, backend: x.backendName }));
-      }),
-    );
-  } finally {
-    x4.dispose();
-  }
-}
+export const avgPool2d = traced(
+  "avgPool2d",
+  function avgPool2d(x: Tensor, kernel: IntPair, opts: AvgPool2dOptions = {}): Tensor {
+    const op = "avgPool2d";
+    const { attrs, outHW } = poolSetup(op, x, kernel, { ...opts, dilation: 1 });
+    attrs.countIncludePad = opts.countIncludePad ?? true;
+    const { x4, unbatch } = batched(op, x);
+    try {
+      const [, , H, W] = x4.shape as [number, number, number, number];
+      const outShape = [x4.shape[0]!, x4.shape[1]!, ...outHW];
+      const k = fusedKernel(x.backend, op);
+      if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
+      if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
+      const dh = avgDivisors(
+        H,
+        outHW[0],
+        attrs.kernel[0],
+        attrs.stride[0],
+        attrs.padding[0],
+        attrs.countIncludePad,
+      );
+      const dw = avgDivisors(
+        W,
+        outHW[1],
+        attrs.kernel[1],
+        attrs.stride[1],
+        attrs.padding[1],
+        attrs.countIncludePad,
+      );
+      const divisor = new Float32Array(outHW[0] * outHW[1]);
+      for (let i = 0; i < outHW[0]; i++)
+        for (let j = 0; j < outHW[1]; j++) divisor[i * outHW[1] + j] = dh[i]! * dw[j]!;
+      return unbatch(
+        tidy(() => {
+          const xp = padForWindows(x4, attrs, outHW, 0);
+          const sums = sum(windows(xp, attrs.kernel, attrs.stride, attrs.dilation), [4, 5]);
+          return div(sums, tensor(divisor, { shape: outHW, dtype: x.dtype, backend: x.backendName }));
+        }),
+      );
+    } finally {
+      x4.dispose();
+    }
+  },
+);
 
 /**
  * Averages x over window i of each spatial dim, [⌊i·n/o⌋, ⌈(i+1)·n/o⌉), along `dim` (2 or 3): gathers
@@ -241,34 +248,38 @@ function adaptiveAlong(x: Tensor, dim: 2 | 3, out: number): Tensor {
  * Output cell (i, j) averages rows [⌊i·H/Ho⌋, ⌈(i+1)·H/Ho⌉) and the matching columns; windows overlap
  * when H is not a multiple of Ho. x [N,C,H,W] or [C,H,W].
  */
-export function adaptiveAvgPool2d(
-  x: Tensor,
-  outputSize: number | readonly [number | null, number | null],
-): Tensor {
-  const op = "adaptiveAvgPool2d";
-  sameBackend(op, { x });
-  requireFloat(op, x);
-  if (x.rank !== 3 && x.rank !== 4) {
-    throw new RangeError(`${op}: input must be [N,C,H,W] or unbatched [C,H,W], got ${fmtShape(x.shape)}`);
-  }
-  const [H, W] = x.shape.slice(-2) as [number, number];
-  const req =
-    typeof outputSize === "number" ? [outputSize, outputSize] : [outputSize[0] ?? H, outputSize[1] ?? W];
-  if (req.length !== 2 || !req.every((v) => Number.isInteger(v) && v >= 1)) {
-    throw new RangeError(
-      `${op}: outputSize must be a positive integer or a pair, got ${JSON.stringify(outputSize)}`,
-    );
-  }
-  if (H === 0 || W === 0) throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
-  const [Ho, Wo] = req as [number, number];
-  const { x4, unbatch } = batched(op, x);
-  try {
-    const outShape = [x4.shape[0]!, x4.shape[1]!, Ho, Wo];
-    const k = fusedKernel(x.backend, op);
-    if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, out.kernelView)));
-    if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
-    return unbatch(tidy(() => adaptiveAlong(adaptiveAlong(x4, 2, Ho), 3, Wo)));
-  } finally {
-    x4.dispose();
-  }
-}
+export const adaptiveAvgPool2d = traced(
+  "adaptiveAvgPool2d",
+  function adaptiveAvgPool2d(
+    x: Tensor,
+    outputSize: number | readonly [number | null, number | null],
+  ): Tensor {
+    const op = "adaptiveAvgPool2d";
+    sameBackend(op, { x });
+    requireFloat(op, x);
+    if (x.rank !== 3 && x.rank !== 4) {
+      throw new RangeError(`${op}: input must be [N,C,H,W] or unbatched [C,H,W], got ${fmtShape(x.shape)}`);
+    }
+    const [H, W] = x.shape.slice(-2) as [number, number];
+    const req =
+      typeof outputSize === "number" ? [outputSize, outputSize] : [outputSize[0] ?? H, outputSize[1] ?? W];
+    if (req.length !== 2 || !req.every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new RangeError(
+        `${op}: outputSize must be a positive integer or a pair, got ${JSON.stringify(outputSize)}`,
+      );
+    }
+    if (H === 0 || W === 0)
+      throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
+    const [Ho, Wo] = req as [number, number];
+    const { x4, unbatch } = batched(op, x);
+    try {
+      const outShape = [x4.shape[0]!, x4.shape[1]!, Ho, Wo];
+      const k = fusedKernel(x.backend, op);
+      if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, out.kernelView)));
+      if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
+      return unbatch(tidy(() => adaptiveAlong(adaptiveAlong(x4, 2, Ho), 3, Wo)));
+    } finally {
+      x4.dispose();
+    }
+  },
+);

@@ -7,6 +7,7 @@ import { isFloating, isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { fmtShape, normalizeDims } from "../shape.js";
 import { Tensor } from "../tensor.js";
+import { traced } from "../trace.js";
 import { reduce, sameBackend, scalarTensor } from "./dispatch.js";
 import { abs, div, eq, exp, log, maskedFill, mul, sqrt, sub } from "./elementwise.js";
 
@@ -59,7 +60,7 @@ function inF32(x: Tensor, fn: (x: Tensor) => Tensor): Tensor {
 }
 
 /** Sum over `dim`. bool and int32 inputs sum to int32 (torch sums them to int64). */
-export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export const sum = traced("sum", function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   sameBackend("sum", { x });
   const axes = axesOf(x, dim, "sum");
   if (x.dtype === "bool") {
@@ -71,10 +72,10 @@ export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
     }
   }
   return reduce("sum", x, axes, keepdim, "sum");
-}
+});
 
 /** Product over `dim`; bool input gives int32. An empty reduction gives 1. */
-export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export const prod = traced("prod", function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   sameBackend("prod", { x });
   const axes = axesOf(x, dim, "prod");
   if (x.dtype === "bool") {
@@ -86,10 +87,10 @@ export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
     }
   }
   return reduce("prod", x, axes, keepdim, "prod");
-}
+});
 
 /** Arithmetic mean over `dim`; floating inputs only (like torch). An empty reduction gives NaN. */
-export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export const mean = traced("mean", function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   sameBackend("mean", { x });
   requireFloat(x, "mean");
   const axes = axesOf(x, dim, "mean");
@@ -100,19 +101,19 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
     s.dispose();
     return out;
   });
-}
+});
 
 /** Maximum over `dim` (values only). NaN propagates. */
-export function amax(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export const amax = traced("amax", function amax(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   sameBackend("amax", { x });
   return reduce("max", x, axesOf(x, dim, "amax"), keepdim, "amax");
-}
+});
 
 /** Minimum over `dim` (values only). NaN propagates. */
-export function amin(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+export const amin = traced("amin", function amin(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   sameBackend("amin", { x });
   return reduce("min", x, axesOf(x, dim, "amin"), keepdim, "amin");
-}
+});
 
 export interface ValuesIndices {
   values: Tensor;
@@ -144,21 +145,27 @@ function extremum(
   }
 }
 
-/** The maximum of all elements as a 0-d tensor. */
-export function max(x: Tensor): Tensor;
-/** Maximum along `dim` with its int32 indices (torch.max(x, dim)). */
-export function max(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
-export function max(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
+function maxOf(x: Tensor): Tensor;
+function maxOf(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+function maxOf(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
   return extremum("max", x, dim, keepdim);
 }
+/**
+ * The maximum of all elements as a 0-d tensor; with `dim`, the max along it with its int32
+ * indices (torch.max(x, dim)).
+ */
+export const max = traced("max", maxOf);
 
-/** The minimum of all elements as a 0-d tensor. */
-export function min(x: Tensor): Tensor;
-/** Minimum along `dim` with its int32 indices (torch.min(x, dim)). */
-export function min(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
-export function min(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
+function minOf(x: Tensor): Tensor;
+function minOf(x: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+function minOf(x: Tensor, dim?: number, keepdim = false): Tensor | ValuesIndices {
   return extremum("min", x, dim, keepdim);
 }
+/**
+ * The minimum of all elements as a 0-d tensor; with `dim`, the min along it with its int32
+ * indices (torch.min(x, dim)).
+ */
+export const min = traced("min", minOf);
 
 /** argmax/argmin over exactly one normalised axis (or none for a 0-d input). */
 function argReduce(
@@ -193,14 +200,14 @@ function argExtremum(op: "argmax" | "argmin", x: Tensor, dim: number | undefined
 }
 
 /** Index of the maximum along `dim` (int32); without `dim`, into the flattened tensor. */
-export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
+export const argmax = traced("argmax", function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argExtremum("argmax", x, dim, keepdim);
-}
+});
 
 /** Index of the minimum along `dim` (int32); without `dim`, into the flattened tensor. */
-export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
+export const argmin = traced("argmin", function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argExtremum("argmin", x, dim, keepdim);
-}
+});
 
 function correctionOf(op: string, opts: VarOptions): number {
   if (opts.correction !== undefined && opts.unbiased !== undefined) {
@@ -216,14 +223,20 @@ function correctionOf(op: string, opts: VarOptions): number {
  * torch.var; `{ correction: 0 }` or `{ unbiased: false }` gives the population variance. N - correction ≤ 0
  * divides by zero (NaN or Inf), as in PyTorch. `var(x, opts)` reduces every dim.
  */
-function variance(x: Tensor, dim?: Dims | VarOptions, opts: VarOptions = {}): Tensor {
-  return moment("var", x, dim, opts);
-}
+const variance = traced(
+  "var",
+  function variance(x: Tensor, dim?: Dims | VarOptions, opts: VarOptions = {}): Tensor {
+    return moment("var", x, dim, opts);
+  },
+);
 
 /** Standard deviation: the square root of `var` with the same options. */
-export function std(x: Tensor, dim?: Dims | VarOptions, opts: VarOptions = {}): Tensor {
-  return moment("std", x, dim, opts);
-}
+export const std = traced(
+  "std",
+  function std(x: Tensor, dim?: Dims | VarOptions, opts: VarOptions = {}): Tensor {
+    return moment("std", x, dim, opts);
+  },
+);
 
 function moment(op: "var" | "std", x: Tensor, dim: Dims | VarOptions | undefined, opts: VarOptions): Tensor {
   sameBackend(op, { x });
@@ -252,27 +265,30 @@ export { variance as var, variance };
  * overflow. Rows that are all -Inf give -Inf (m is replaced by 0 where infinite, as PyTorch does); an empty
  * reduction gives -Inf. Integer inputs compute in float32.
  */
-export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
-  sameBackend("logsumexp", { x });
-  if (dim === undefined) throw new TypeError("logsumexp: 'dim' is required (a number or a list of dims)");
-  const axes = axesOf(x, dim, "logsumexp");
-  const src = isFloating(x.dtype) ? x : x.cast("float32");
-  try {
-    return inF32(src, (xf) =>
-      tidy("logsumexp", () => {
-        if (countOf(xf, axes) === 0 || xf.size === 0)
-          return log(reduce("sum", exp(xf), axes, keepdim, "logsumexp"));
-        const m = reduce("max", xf, axes, true, "logsumexp");
-        const mSafe = maskedFill(m, eq(abs(m), Number.POSITIVE_INFINITY), 0);
-        const s = log(reduce("sum", exp(sub(xf, mSafe)), axes, true, "logsumexp"));
-        const r = s.add(mSafe);
-        return keepdim ? r : r.squeeze(axes);
-      }),
-    );
-  } finally {
-    if (src !== x) src.dispose();
-  }
-}
+export const logsumexp = traced(
+  "logsumexp",
+  function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
+    sameBackend("logsumexp", { x });
+    if (dim === undefined) throw new TypeError("logsumexp: 'dim' is required (a number or a list of dims)");
+    const axes = axesOf(x, dim, "logsumexp");
+    const src = isFloating(x.dtype) ? x : x.cast("float32");
+    try {
+      return inF32(src, (xf) =>
+        tidy("logsumexp", () => {
+          if (countOf(xf, axes) === 0 || xf.size === 0)
+            return log(reduce("sum", exp(xf), axes, keepdim, "logsumexp"));
+          const m = reduce("max", xf, axes, true, "logsumexp");
+          const mSafe = maskedFill(m, eq(abs(m), Number.POSITIVE_INFINITY), 0);
+          const s = log(reduce("sum", exp(sub(xf, mSafe)), axes, true, "logsumexp"));
+          const r = s.add(mSafe);
+          return keepdim ? r : r.squeeze(axes);
+        }),
+      );
+    } finally {
+      if (src !== x) src.dispose();
+    }
+  },
+);
 
 declare module "../tensor.js" {
   interface Tensor {
@@ -304,10 +320,10 @@ for (const [name, fn] of Object.entries(dimKeepdim)) {
   });
 }
 Tensor.prototype.max = function (this: Tensor, dim?: number, keepdim?: boolean) {
-  return extremum("max", this, dim, keepdim ?? false);
+  return dim === undefined ? max(this) : max(this, dim, keepdim);
 } as Tensor["max"];
 Tensor.prototype.min = function (this: Tensor, dim?: number, keepdim?: boolean) {
-  return extremum("min", this, dim, keepdim ?? false);
+  return dim === undefined ? min(this) : min(this, dim, keepdim);
 } as Tensor["min"];
 Tensor.prototype.var = function (this: Tensor, dim?: Dims | VarOptions, opts?: VarOptions) {
   return variance(this, dim, opts);
