@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: {
     alias: {
       "@tessera/core": src("core"),
+      "@tessera/autograd": src("autograd"),
       "@tessera/backend-js": src("backend-js"),
       "@tessera/conformance": src("conformance"),
     },
