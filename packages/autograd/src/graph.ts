@@ -170,7 +170,8 @@ function tensorOutputs(out: unknown): (Tensor | null)[] {
   return [];
 }
 
-function record(
+/** Records `out` as produced by one node running `rule` (also used by checkpoint). */
+export function record(
   name: string,
   rule: GradRule,
   args: readonly unknown[],

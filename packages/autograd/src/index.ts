@@ -23,3 +23,4 @@ export {
   type TensorInfo,
 } from "./registry.js";
 export type { BackwardOptions, GradFn, HookHandle } from "./tensor-api.js";
+export { checkpoint } from "./checkpoint.js";
