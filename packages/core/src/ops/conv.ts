@@ -261,8 +261,8 @@ export const convTranspose2d = traced(
             kh,
             kw,
           ]);
-          const attrs2: ConvAttrs = { stride: [1, 1], padding: [0, 0], dilation: attrs.dilation, groups: g };
-          return conv2dCore(xz, wt, bias, attrs2, outShape);
+          // Through the traced conv2d, so autograd sees it when only conv2d has a fused kernel.
+          return conv2d(xz, wt, bias, { dilation: attrs.dilation, groups: g });
         }),
       );
     } finally {

@@ -8,7 +8,7 @@ import { isFloating, isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { fmtShape } from "../shape.js";
 import type { Tensor } from "../tensor.js";
-import { full } from "./creation.js";
+import { pad } from "./manipulation.js";
 
 /** An int or an [h, w] pair. */
 export type IntPair = number | readonly [number, number];
@@ -83,6 +83,8 @@ export function intPair(
 /**
  * A new tensor of `shape` filled with `fill`, with `x` written at `starts` every `steps`
  * elements along the last two dims (padding, and the zero-stuffing of a transposed conv).
+ * Built from traced ops (reshape, pad, slice) so that autograd can differentiate the composites that
+ * use it: the stuffing interleaves `fill` by padding unit axes after each row and column.
  */
 export function placeInto(
   x: Tensor,
@@ -91,18 +93,28 @@ export function placeInto(
   starts: readonly [number, number],
   steps: readonly [number, number] = [1, 1],
 ): Tensor {
-  const out = full(shape, fill, { dtype: x.dtype, backend: x.backendName });
-  if (x.size === 0) return out;
   const r = x.rank;
-  const dst = out
-    .slice(r - 2, starts[0], starts[0] + (x.shape[r - 2]! - 1) * steps[0] + 1, steps[0])
-    .slice(r - 1, starts[1], starts[1] + (x.shape[r - 1]! - 1) * steps[1] + 1, steps[1]);
-  try {
-    x.backend.copy(x.kernelView, dst.kernelView);
-  } finally {
-    dst.dispose();
-  }
-  return out;
+  const [h, w] = [x.shape[r - 2]!, x.shape[r - 1]!];
+  return tidy(() => {
+    let src = x;
+    if (steps[0] !== 1 || steps[1] !== 1) {
+      const lead = x.shape.slice(0, r - 2);
+      // [.., h, w] → [.., h, 1, w, 1] → [.., h, steps0, w, steps1] → [.., h·steps0, w·steps1]
+      src = pad(x.reshape([...lead, h, 1, w, 1]), [0, steps[1] - 1, 0, 0, 0, steps[0] - 1], fill).reshape([
+        ...lead,
+        h * steps[0],
+        w * steps[1],
+      ]);
+    }
+    // Negative trailing pads crop the fill that stuffing left after the last row/column.
+    const hs = src.shape[r - 2]!;
+    const ws = src.shape[r - 1]!;
+    return pad(
+      src,
+      [starts[1], shape[r - 1]! - starts[1] - ws, starts[0], shape[r - 2]! - starts[0] - hs],
+      fill,
+    );
+  });
 }
 
 /**
