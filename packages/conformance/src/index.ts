@@ -14,6 +14,27 @@ export { type CliIO, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
 export { describeConformance, formatFailure } from "./describe.js";
 export { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
+export { GRAD_CATALOGUE } from "./grad/cases/index.js";
+export {
+  DEFAULT_ANALYTIC_TOLERANCE,
+  DEFAULT_GRADCHECK_TOLERANCE,
+  describeGradSample,
+  formatGradFailure,
+  GRAD_PRIMITIVES_BACKEND,
+  GRAD_REFERENCE_BACKEND,
+  type GradCaseFilter,
+  type GradCaseReport,
+  type GradCaseStatus,
+  type GradCheckName,
+  type GradConformanceOptions,
+  type GradConformanceReport,
+  type GradFailure,
+  type GradRunOptions,
+  runGradCase,
+  runGradConformance,
+  selectGradCases,
+} from "./grad/runner.js";
+export * from "./grad/types.js";
 export { type Dense, readHost, roundTo } from "./oracle.js";
 export { type PerfOptions, type PerfRow, runPerf } from "./perf.js";
 export {

@@ -1,0 +1,151 @@
+/**
+ * The grad runner: the whole gradient catalogue on backend-js, and a deliberately wrong rule reported as
+ * exactly its case failing, with a replay line that reproduces it.
+ */
+import { type GradRule, getGradRule, registerGradRule } from "@tessera/autograd";
+import { JsBackend } from "@tessera/backend-js";
+import { listBackends, memory, registerBackend, type Tensor } from "@tessera/core";
+import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { GRAD_CATALOGUE } from "../src/grad/cases/index.js";
+import {
+  formatGradFailure,
+  type GradCaseReport,
+  runGradCase,
+  runGradConformance,
+  selectGradCases,
+} from "../src/grad/runner.js";
+import type { GradCase } from "../src/grad/types.js";
+
+const shape23 = fc.constantFrom<number[]>([2, 3], [3, 4], [1, 5], [4]);
+const values = (shape: number[], lo = -2, hi = 2) =>
+  fc.array(fc.double({ min: lo, max: hi, noNaN: true }), {
+    minLength: shape.reduce((a, b) => a * b, 1),
+    maxLength: shape.reduce((a, b) => a * b, 1),
+  });
+
+const expCase: GradCase<null> = {
+  name: "test.exp",
+  ops: ["exp"],
+  arbitrary: shape23.chain((shape) =>
+    values(shape).map((v) => ({ inputs: [{ shape, values: v }], attrs: null })),
+  ),
+  run: ([x]) => x!.exp(),
+};
+
+const mulCase: GradCase<null> = {
+  name: "test.mul.broadcast",
+  ops: ["mul"],
+  arbitrary: fc.tuple(values([2, 3]), values([3])).map(([a, b]) => ({
+    inputs: [
+      { shape: [2, 3], values: a },
+      { shape: [3], values: b },
+    ],
+    attrs: null,
+  })),
+  run: ([a, b]) => a!.mul(b!),
+};
+
+const softmaxCase: GradCase<{ dim: number }> = {
+  name: "test.softmax",
+  ops: ["softmax"],
+  fused: "softmax",
+  arbitrary: fc.record({ v: values([2, 4]), dim: fc.constantFrom(0, 1, -1) }).map(({ v, dim }) => ({
+    inputs: [{ shape: [2, 4], values: v }],
+    attrs: { dim },
+  })),
+  run: ([x], { dim }) => x!.softmax(dim),
+};
+
+const LOCAL: GradCase[] = [expCase, mulCase, softmaxCase];
+
+if (!listBackends().includes("js-primitives")) {
+  // Priority 0: 'js' stays the default backend.
+  registerBackend("js-primitives", () => new JsBackend({ name: "js-primitives", fused: [] }), 0);
+}
+
+describe("grad runner", () => {
+  it("the runner's own cases pass gradcheck, float32 vs float64 and fused vs composite on js and js-primitives", async () => {
+    for (const backend of ["js", "js-primitives"]) {
+      const r = await runGradConformance({ backend, catalogue: LOCAL, numRuns: 20, seed: 7 });
+      expect(r.cases.map((c) => [c.name, c.status, c.failure?.message])).toEqual(
+        LOCAL.map((c) => [c.name, "passed", undefined]),
+      );
+      expect(r.cases.find((c) => c.name === "test.softmax")!.checks).toEqual([
+        "gradcheck",
+        "analytic",
+        "fused",
+      ]);
+    }
+  });
+
+  it("a sample leaves core's live tensor count where it found it", async () => {
+    const before = memory().numTensors;
+    await runGradCase(softmaxCase, { numRuns: 5, seed: 1 });
+    expect(memory().numTensors).toBe(before);
+  });
+
+  it("a wrong exp rule fails exactly the exp case, with a replay line that reproduces it", async () => {
+    const original = getGradRule("exp")!;
+    const wrong: GradRule<[Tensor]> = {
+      save: (_args, out) => [out as Tensor],
+      backward: (g, ctx) => [g[0]!.mul(ctx.saved[0]!).mul(1.01)],
+    };
+    registerGradRule("exp", wrong);
+    let report: Awaited<ReturnType<typeof runGradConformance>>;
+    try {
+      report = await runGradConformance({ catalogue: [mulCase, expCase], numRuns: 20, seed: 3 });
+    } finally {
+      registerGradRule("exp", original);
+    }
+    const failed = report.cases.filter((c) => c.status === "failed");
+    expect(failed.map((c) => c.name)).toEqual(["test.exp"]);
+    const f = failed[0]!.failure!;
+    expect(f.check).toBe("gradcheck");
+    expect(f.replay).toMatch(/^TESSERA_CONFORMANCE_SEED=3 case=test\.exp path=\S+$/);
+    expect(formatGradFailure(failed[0]!)).toContain(
+      `replay: tessera-conformance grad --backend js ${f.replay}`,
+    );
+    // The replay reproduces the failure with the rule still wrong, and passes with the right rule.
+    registerGradRule("exp", wrong);
+    let replayed: GradCaseReport;
+    try {
+      replayed = await runGradCase(expCase, { seed: f.seed, path: f.path, numRuns: 20 });
+    } finally {
+      registerGradRule("exp", original);
+    }
+    expect(replayed.status).toBe("failed");
+    expect((await runGradCase(expCase, { seed: f.seed, path: f.path, numRuns: 20 })).status).toBe("passed");
+  });
+
+  it("cases are selected by regex, by name or prefix, or by predicate", () => {
+    expect(selectGradCases(/^test\.m/, LOCAL).map((c) => c.name)).toEqual(["test.mul.broadcast"]);
+    expect(selectGradCases(["test.exp", "test.soft"], LOCAL).map((c) => c.name)).toEqual([
+      "test.exp",
+      "test.softmax",
+    ]);
+    expect(selectGradCases((c) => c.fused !== undefined, LOCAL).map((c) => c.name)).toEqual(["test.softmax"]);
+  });
+
+  it("an unknown backend is an error, not a failing report", async () => {
+    await expect(runGradCase(expCase, { backend: "no-such-backend" })).rejects.toThrow(/no-such-backend/);
+  });
+});
+
+describe("grad catalogue", () => {
+  it("grad catalogue passes 100 runs per case on backend-js", async () => {
+    const t0 = performance.now();
+    const r = await runGradConformance({ numRuns: 100 });
+    const slow = [...r.cases].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    console.log(
+      `grad catalogue: ${r.cases.length} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s; slowest: ${slow
+        .map((c) => `${c.name} ${(c.ms / 1000).toFixed(1)} s`)
+        .join(", ")}`,
+    );
+    const failed = r.cases.filter((c) => c.status !== "passed");
+    expect(
+      failed.map((c) => (c.failure ? formatGradFailure(c) : `${c.name}: ${c.reason}`)).join("\n\n"),
+    ).toBe("");
+    expect(r.cases.length).toBe(GRAD_CATALOGUE.length);
+  }, 120_000);
+});
