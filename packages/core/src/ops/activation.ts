@@ -11,7 +11,7 @@ import { Tensor } from "../tensor.js";
 import { traced } from "../trace.js";
 import { bernoulli, zerosLike } from "./creation.js";
 import { sameBackend } from "./dispatch.js";
-import { add, div, erf, exp, log, mul, sqrt, sub, tanh } from "./elementwise.js";
+import { add, div, erf, exp, log, mul, sqrt, sub, tanh, where } from "./elementwise.js";
 import { fusedKernel, inF32, requireFloat, withContiguous } from "./internal.js";
 import { indexSelect } from "./manipulation.js";
 import { amax, mean, sum } from "./reduce.js";
@@ -168,7 +168,9 @@ export const dropout = traced(
     if (!(p >= 0 && p <= 1)) throw new RangeError(`${op}: p must be in [0, 1], got ${p}`);
     requireFloat(op, x);
     if (!training || p === 0) return x.asStrided(x.shape, x.strides);
-    if (p === 1) return zerosLike(x);
+    // where(false, x, 0) rather than zerosLike: the same zeros, but still an op of x, so x gets a
+    // (zero) gradient as in PyTorch.
+    if (p === 1) return tidy(() => where(zerosLike(x, { dtype: "bool" }), x, 0));
     return tidy(() => {
       const keep = bernoulli(1 - p, {
         shape: x.shape,
