@@ -5,7 +5,7 @@
  *                                      [--path P] [--import MODULE] [--verbose]
  *   tessera-conformance perf [backend] [--samples N] [--repeats N] (same selection options)
  *   tessera-conformance support [backend…]
- *   tessera-conformance grad
+ *   tessera-conformance grad [--backend NAME] [--cases REGEX] [--runs N] [--seed S] [--verbose]
  *
  * Backends are looked up in core's registry: `js` (backend-js), `js-primitives` (backend-js without
  * fused kernels, registered here) and whatever `--import MODULE` registers. Replay lines printed by a
@@ -17,6 +17,12 @@ import { JsBackend } from "@tessera/backend-js";
 import { type Backend, findBackend, listBackends, registerBackend } from "@tessera/core";
 import { formatFailure } from "./describe.js";
 import { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
+import {
+  formatGradFailure,
+  type GradConformanceOptions,
+  type GradConformanceReport,
+  runGradConformance,
+} from "./grad/runner.js";
 import { runPerf } from "./perf.js";
 import { type ConformanceOptions, defaultSeed, runConformance } from "./runner.js";
 import { supportTable } from "./support.js";
@@ -41,7 +47,9 @@ modes:
   perf [backend]       time each case on the backend and on the reference (median of repeats)
   support [backend…]   print the op × backend support table (Markdown) from declared capabilities
   torch [backend]      check every op against the PyTorch goldens shipped in fixtures/ (torch, torch-edge)
-  grad                 finite-difference gradient checks (not available yet: arrives with @tessera/autograd)
+  grad                 gradient checks of every differentiable op: gradcheck (float64 finite differences),
+                       the backend's float32 gradients vs backend-js float64, fused rules vs composites;
+                       exits 1 on failure
 
 options:
   --reference NAME     registered backend to compare with (default: a fresh backend-js)
@@ -53,7 +61,9 @@ options:
   --import MODULE      import a module that registers more backends (repeatable)
   --samples N          perf: samples per case (default 20)
   --repeats N          perf: timed repetitions (default 7)
-  --verbose            test: print every case, not only the summary
+  --backend NAME       grad: the backend under test (default js; also the first positional argument)
+  --cases REGEX        grad: only cases whose name matches (replay lines' case=NAME selects one exactly)
+  --verbose            test, grad: print every case, not only the summary
 `;
 
 interface Args {
@@ -144,6 +154,68 @@ function options(args: Args): ConformanceOptions {
   const kernels = list(args, "kernel");
   if (kernels) o.kernels = kernels;
   return o;
+}
+
+function gradOptions(args: Args, backend: string): GradConformanceOptions {
+  const o: GradConformanceOptions = { backend };
+  const runs = int(args, "runs");
+  if (runs !== undefined) o.numRuns = runs;
+  const seed = int(args, "seed");
+  if (seed !== undefined) o.seed = seed;
+  const path = one(args, "path");
+  if (path !== undefined) o.path = path;
+  const regex = one(args, "cases");
+  const exact = list(args, "case");
+  if (regex !== undefined && exact) throw new UsageError("grad: give --cases REGEX or case=NAME, not both");
+  if (regex !== undefined) {
+    try {
+      o.cases = new RegExp(regex);
+    } catch (e) {
+      throw new UsageError(`option --cases: ${(e as Error).message}`);
+    }
+  } else if (exact) o.cases = (c) => exact.includes(c.name);
+  return o;
+}
+
+/** The summary `grad` prints: counts, what did not run, then failures with replay lines. */
+export function formatGradReport(report: GradConformanceReport, verbose = false): string[] {
+  const c = report.counts;
+  const lines: string[] = [
+    `grad conformance: ${report.backend} (float32) vs ${report.reference} (float64) + gradcheck + fused vs composite, ` +
+      `seed ${report.seed}, ${report.numRuns} runs per case, ${(report.ms / 1000).toFixed(1)} s`,
+    "",
+    `${report.cases.length} case${report.cases.length === 1 ? "" : "s"}: ${c.passed} passed, ${c.failed} failed, ${c.unsupported} unsupported`,
+  ];
+  if (verbose) {
+    lines.push(
+      "",
+      ...table(
+        ["case", "status", "ops", "checks", "runs", "ms"],
+        report.cases.map((r) => [
+          r.name,
+          r.status,
+          r.ops.join(", "),
+          r.checks.join(" + "),
+          r.runs,
+          r.ms.toFixed(0),
+        ]),
+      ),
+    );
+  }
+  const notRun = report.cases.filter((r) => r.status === "unsupported");
+  if (notRun.length) {
+    lines.push("", "not run:");
+    for (const r of notRun) lines.push(`  ${r.name}: unsupported: ${r.reason}`);
+  }
+  const failed = report.cases.filter((r) => r.status === "failed");
+  if (failed.length) {
+    lines.push("", "failures:");
+    for (const r of failed) lines.push("", formatGradFailure(r));
+    lines.push("", "replay:");
+    for (const r of failed)
+      lines.push(`  tessera-conformance grad --backend ${r.backend} ${r.failure!.replay}`);
+  }
+  return lines;
 }
 
 function table(header: string[], rows: (string | number)[][]): string[] {
@@ -295,12 +367,13 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
         );
         return failed.length ? 1 : 0;
       }
-      case "grad":
-        io.err(
-          "tessera-conformance grad: not available yet. Finite-difference gradient checks arrive with @tessera/autograd; " +
-            "until then use `test` (forward kernels) and `support`.",
-        );
-        return 2;
+      case "grad": {
+        const name = one(args, "backend") ?? args.positional[0] ?? "js";
+        lookup(name);
+        const report = await runGradConformance(gradOptions(args, name));
+        for (const l of formatGradReport(report, args.flags.has("verbose"))) io.out(l);
+        return report.ok ? 0 : 1;
+      }
       default:
         io.err(`unknown mode '${args.mode}'\n\n${USAGE}`);
         return 2;

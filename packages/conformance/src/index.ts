@@ -10,7 +10,7 @@
 
 export * from "./arbitraries.js";
 export { CATALOGUE } from "./cases/index.js";
-export { type CliIO, formatReport, main, parseArgs } from "./cli.js";
+export { type CliIO, formatGradReport, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
 export { describeConformance, formatFailure } from "./describe.js";
 export { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";

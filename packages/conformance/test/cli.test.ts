@@ -1,3 +1,4 @@
+import { getGradRule, registerGradRule } from "@tessera/autograd";
 import { describe, expect, it } from "vitest";
 import { main, parseArgs } from "../src/cli.js";
 
@@ -47,13 +48,54 @@ describe("tessera-conformance", () => {
     expect(passed).toBe(99 + 86); // fixtures/torch and fixtures/torch-edge
   });
 
-  it("grad says it arrives with autograd; unknown modes and backends are usage errors", async () => {
+  it("grad runs the selected gradient cases on a backend and prints the summary", async () => {
     const c = capture();
-    expect(await main(["grad"], c.io)).toBe(2);
-    expect(c.err.join("\n")).toContain("arrive with @tessera/autograd");
+    const code = await main(
+      ["grad", "--backend", "js-primitives", "--cases", "^grad\\.(reshape|permute)$", "--runs", "3"],
+      c.io,
+    );
+    const text = c.out.join("\n");
+    expect(text).toMatch(
+      /grad conformance: js-primitives \(float32\) vs js \(float64\).*seed \d+, 3 runs per case/,
+    );
+    expect(text).toMatch(/(\d+) cases: \1 passed, 0 failed, 0 unsupported/);
+    expect(code).toBe(0);
+  });
+
+  it("grad exits 1 on a failing case and prints a replay line that pastes back", async () => {
+    // permute's rule, with every gradient doubled.
+    const original = getGradRule("permute")!;
+    registerGradRule("permute", {
+      ...original,
+      backward: (g, ctx) => original.backward(g, ctx).map((t) => t?.mul(2)),
+    });
+    try {
+      const c = capture();
+      expect(await main(["grad", "js", "--cases", "^grad\\.(reshape|permute)$", "--runs", "5"], c.io)).toBe(
+        1,
+      );
+      const text = c.out.join("\n");
+      expect(text).toMatch(/2 cases: 1 passed, 1 failed, 0 unsupported/);
+      const replay =
+        /tessera-conformance grad --backend js (TESSERA_CONFORMANCE_SEED=\d+ case=grad\.permute path=\S+)/.exec(
+          text,
+        );
+      expect(replay, text).not.toBeNull();
+      const again = capture();
+      expect(await main(["grad", "--backend", "js", ...replay![1]!.split(" ")], again.io)).toBe(1);
+      expect(again.out.join("\n")).toMatch(/1 case: 0 passed, 1 failed/);
+    } finally {
+      registerGradRule("permute", original);
+    }
+  });
+
+  it("unknown modes and backends are usage errors", async () => {
+    const c = capture();
     expect(await main(["frobnicate"], c.io)).toBe(2);
     expect(await main(["test", "no-such-backend"], c.io)).toBe(2);
     expect(c.err.join("\n")).toContain("backend 'no-such-backend' is not registered");
+    expect(await main(["grad", "--backend", "no-such-backend"], c.io)).toBe(2);
+    expect(await main(["grad", "--cases", "("], c.io)).toBe(2);
   });
 
   it("replay lines paste as arguments", () => {
