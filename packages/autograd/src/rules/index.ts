@@ -2,3 +2,4 @@
 import "./elementwise.js";
 import "./views.js";
 import "./activation.js";
+import "./attention.js";

@@ -1,0 +1,123 @@
+/**
+ * Scaled dot-product attention. The rule applies where the backend has the fused kernel; elsewhere
+ * the core composite (matmul, add, softmax, matmul) is differentiated.
+ *
+ * Memory: when the weights were not requested the rule saves only q, k, v and the masks (O(S·D))
+ * and recomputes the S×S softmax weights in backward, one extra q·kᵀ, like flash attention. When
+ * they were requested they exist anyway, so they are saved instead of recomputed.
+ *
+ * With P the weights, dO the output gradient and dW the weights' gradient:
+ *   dv = Pᵀ·dO,  dP = dO·vᵀ + dW,  dS = P·(dP − Σ_k dP·P),  dq = dS·k·scale,  dk = dSᵀ·q·scale,
+ * and a float attnMask (added to the logits) receives dS, summed to its shape by the engine.
+ */
+import {
+  type AttentionOptions,
+  add,
+  isHalf,
+  logicalNot,
+  maskedFill,
+  matmul,
+  softmax,
+  sum,
+  type Tensor,
+  tensor,
+  zeros,
+} from "@tessera/core";
+import { hasFused, registerGradRule } from "../registry.js";
+
+type AttentionArgs = [Tensor, Tensor, Tensor, AttentionOptions?];
+
+/** The logits' additive mask, rebuilt from the saved masks the way core's forward builds it. */
+function additiveMask(
+  attnMask: Tensor | null,
+  keyPadding: Tensor | null,
+  batchRank: number,
+  dtype: "float32" | "float64",
+): Tensor | null {
+  const toFloat = (m: Tensor, disallow: (m: Tensor) => Tensor): Tensor =>
+    m.dtype === "bool"
+      ? maskedFill(zeros(m.shape, { dtype, backend: m.backendName }), disallow(m), Number.NEGATIVE_INFINITY)
+      : m.cast(dtype);
+  let mask = attnMask ? toFloat(attnMask, logicalNot) : null;
+  if (keyPadding) {
+    const kp =
+      keyPadding.rank === 2
+        ? keyPadding.reshape([
+            keyPadding.shape[0]!,
+            ...new Array<number>(Math.max(batchRank - 1, 0)).fill(1),
+            1,
+            keyPadding.shape[1]!,
+          ])
+        : keyPadding;
+    const kpf = toFloat(kp, (m) => m);
+    mask = mask ? add(mask, kpf) : kpf;
+  }
+  return mask;
+}
+
+function causalMask(sq: number, sk: number, dtype: "float32" | "float64", backend: string): Tensor {
+  const m = new Float64Array(sq * sk);
+  for (let i = 0; i < sq; i++) for (let j = i + 1; j < sk; j++) m[i * sk + j] = Number.NEGATIVE_INFINITY;
+  return tensor(m, { shape: [sq, sk], dtype, backend });
+}
+
+registerGradRule<AttentionArgs>("scaledDotProductAttention", {
+  inputs: ([q, k, v, opts]) => [q, k, v, opts?.attnMask?.dtype === "bool" ? null : (opts?.attnMask ?? null)],
+  outputs: (out) => {
+    if (out && typeof out === "object" && "output" in out) {
+      const r = out as { output: Tensor; weights: Tensor };
+      return [r.output, r.weights];
+    }
+    return [out as Tensor];
+  },
+  applies: ([q]) => hasFused(q, "attention"),
+  save: ([q, k, v, opts], out, needs) => {
+    const weights = opts?.returnWeights ? (out as { weights: Tensor }).weights : null;
+    return [
+      q,
+      k,
+      needs[0] || needs[1] || needs[3] ? v : null,
+      weights ? null : (opts?.attnMask ?? null),
+      weights ? null : (opts?.keyPaddingMask ?? null),
+      weights,
+    ];
+  },
+  backward: (grads, ctx) => {
+    const opts = ctx.args[3] ?? {};
+    const [sq0, k0, , attnMask, keyPadding, savedWeights] = ctx.saved;
+    const dtype = isHalf(sq0!.dtype) ? "float32" : (sq0!.dtype as "float32" | "float64");
+    const f = (t: Tensor) => (t.dtype === dtype ? t : t.cast(dtype));
+    const q = f(sq0!);
+    const k = f(k0!);
+    const d = q.shape[q.rank - 1]!;
+    const sq = q.shape[q.rank - 2]!;
+    const sk = k.shape[k.rank - 2]!;
+    const scale = opts.scale ?? 1 / Math.sqrt(d);
+    const dOut = f(grads[0]!);
+    const batchRank = dOut.rank - 2;
+
+    let p: Tensor;
+    if (savedWeights) p = f(savedWeights);
+    else {
+      let logits = matmul(q, k.mT).mul(scale);
+      const mask = additiveMask(attnMask ?? null, keyPadding ?? null, batchRank, dtype);
+      if (mask) logits = logits.add(mask);
+      if (opts.isCausal) logits = logits.add(causalMask(sq, sk, dtype, q.backendName));
+      p = softmax(logits, -1);
+    }
+
+    const needV = ctx.needs[2];
+    const needS = ctx.needs[0] || ctx.needs[1] || ctx.needs[3];
+    const dv = needV ? matmul(p.mT, dOut) : null;
+    if (!needS) return [null, null, dv, null];
+    let dp = matmul(dOut, f(ctx.saved[2]!).mT);
+    if (grads[1]) dp = dp.add(f(grads[1]));
+    const ds = p.mul(dp.sub(sum(dp.mul(p), -1, true)));
+    return [
+      ctx.needs[0] ? matmul(ds, k).mul(scale) : null,
+      ctx.needs[1] ? matmul(ds.mT, q).mul(scale) : null,
+      dv,
+      ctx.needs[3] ? ds : null,
+    ];
+  },
+});
