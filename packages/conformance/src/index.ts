@@ -34,6 +34,12 @@ export {
   runGradConformance,
   selectGradCases,
 } from "./grad/runner.js";
+export {
+  describeTorchGradResult,
+  runTorchGradCase,
+  runTorchGradCases,
+  type TorchGradCaseResult,
+} from "./grad/torch-grads.js";
 export * from "./grad/types.js";
 export { type Dense, readHost, roundTo } from "./oracle.js";
 export { type PerfOptions, type PerfRow, runPerf } from "./perf.js";

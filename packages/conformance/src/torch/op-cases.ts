@@ -429,7 +429,7 @@ export function loadTorchOpCase(fixturesDir: string, file: string): LoadedTorchO
  * Builds the case inputs (I64 → int32, `bool_inputs` → bool) on `backendName`. `int_inputs` (edge cases)
  * must name I64 inputs that are not bool.
  */
-function makeInputs(c: LoadedTorchOpCase, backendName: string): Record<string, Tensor> {
+export function makeInputs(c: LoadedTorchOpCase, backendName: string): Record<string, Tensor> {
   const boolInputs = new Set(metadataJson<string[]>(c.safetensors, "bool_inputs", []));
   for (const name of metadataJson<string[]>(c.safetensors, "int_inputs", [])) {
     const t = c.safetensors.tensors.get(`input.${name}`);
