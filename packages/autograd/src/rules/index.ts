@@ -3,3 +3,6 @@ import "./elementwise.js";
 import "./views.js";
 import "./activation.js";
 import "./attention.js";
+import "./conv.js";
+import "./pool.js";
+import "./interpolate.js";
