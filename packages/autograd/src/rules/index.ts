@@ -6,3 +6,4 @@ import "./attention.js";
 import "./conv.js";
 import "./pool.js";
 import "./interpolate.js";
+import "./loss.js";
