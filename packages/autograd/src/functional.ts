@@ -67,7 +67,7 @@ export function grad(f: TensorFn, opts: GradOptions = {}): (...args: Tensor[]) =
   return (...args) => {
     const { value, grad: g } = vg(...args);
     value.dispose();
-    return typeof opts.argnums === "object" ? g : g[0]!;
+    return g;
   };
 }
 

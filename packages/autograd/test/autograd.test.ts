@@ -217,7 +217,7 @@ describe("functional API", () => {
     const x = tensor([1, 2, 3]).requiresGrad_();
     const y = tensor([4, 5, 6]);
     const f = (a: Tensor, b: Tensor) => a.mul(a).mul(b).sum();
-    const gx = grad(f)(x, y);
+    const gx = grad(f)(x, y); // argnums defaults to 0: one tensor back
     expectClose(gx, [8, 20, 36]);
     const [ga, gb] = grad(f, { argnums: [0, 1] })(x, y);
     expectClose(ga!, [8, 20, 36]);
@@ -273,6 +273,30 @@ describe("views", () => {
     for (let w = 0; w + 3 <= 12; w += 2) for (let k = 0; k < 3; k++) want[w + k]! += 1;
     expectClose(x.grad, want);
     for (const t of [x, loss]) t.dispose();
+  });
+
+  it("stepped slices and unfold of an expanded view give each viewed element its own gradient", () => {
+    const x = tensor([[1, 2, 3]]).requiresGrad_();
+    const e = x.expand([3, 3]);
+    e.retainGrad();
+    const l1 = e.slice(0, 0, 3, 2).sum();
+    l1.backward();
+    expect(e.grad!.arraySync()).toEqual([
+      [1, 1, 1],
+      [0, 0, 0],
+      [1, 1, 1],
+    ]);
+    expect(x.grad!.arraySync()).toEqual([[2, 2, 2]]);
+    const y = tensor([1, 2, 3, 4]).requiresGrad_();
+    const ye = y.unsqueeze(0).expand([2, 4]);
+    ye.retainGrad();
+    const l2 = ye.unfold(1, 2, 1).sum();
+    l2.backward();
+    expect(ye.grad!.arraySync()).toEqual([
+      [1, 2, 2, 1],
+      [1, 2, 2, 1],
+    ]);
+    for (const t of [x, e, l1, y, ye, l2]) t.dispose();
   });
 
   it("leaves gradients of an expanded zero-size tensor empty but shaped", () => {

@@ -43,12 +43,18 @@ registerGradRule<[Tensor, number, number?, number?, number?]>("slice", {
     const [, dim, start = 0, end, step = 1] = ctx.args;
     const shape = ctx.inputs[0]!.shape;
     const d = dim < 0 ? dim + shape.length : dim;
-    if (step !== 1) return [viewBackward(g[0]!, ctx.inputs[0]!, ctx.outputs[0]!)];
     const n = shape[d]!;
     const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
     const s = clamp(start);
     const e = Math.max(clamp(end ?? n), s);
-    return [padAlong(g[0]!, d, s, n - e)];
+    if (step === 1) return [padAlong(g[0]!, d, s, n - e)];
+    // Stepped slice: the view's layout over a contiguous copy of the input (the input itself may
+    // be an expanded view whose elements share memory).
+    const base = contiguousLayout(ctx.inputs[0]!);
+    const strides = [...base.strides];
+    strides[d] = base.strides[d]! * step;
+    const out = { ...base, shape: g[0]!.shape, strides, offset: s * base.strides[d]! };
+    return [viewBackward(g[0]!, base, out)];
   },
 });
 
@@ -68,14 +74,39 @@ const sameLayout = (a: TensorInfo, b: TensorInfo) =>
   a.offset === b.offset &&
   a.shape.length === b.shape.length &&
   a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
-const strided = {
+// as_strided addresses storage, so its gradient does too (as in PyTorch).
+registerGradRule("asStrided", {
   backward: (g: readonly Tensor[], ctx: BackwardContext) =>
     sameLayout(ctx.inputs[0]!, ctx.outputs[0]!)
       ? [g[0]!]
       : [viewBackward(g[0]!, ctx.inputs[0]!, ctx.outputs[0]!)],
-};
-registerGradRule("asStrided", strided);
-registerGradRule("unfold", strided);
+});
+
+// unfold's windows are laid over a contiguous copy of the input, so an input that is itself an
+// expanded view still gets one gradient per element.
+registerGradRule<[Tensor, number, number, number]>("unfold", {
+  backward: (g, ctx) => {
+    const [, dim, , step] = ctx.args;
+    const base = contiguousLayout(ctx.inputs[0]!);
+    const rank = base.shape.length;
+    const d = rank === 0 ? 0 : dim < 0 ? dim + rank : dim;
+    const inner = base.strides[d] ?? 1;
+    const strides = [...base.strides, inner];
+    if (rank > 0) strides[d] = inner * step;
+    return [viewBackward(g[0]!, base, { ...base, shape: g[0]!.shape, strides, offset: 0 })];
+  },
+});
+
+/** `t`'s shape with row-major strides and no offset. */
+function contiguousLayout(t: TensorInfo): TensorInfo {
+  const strides = new Array<number>(t.shape.length);
+  let acc = 1;
+  for (let i = t.shape.length - 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= t.shape[i]!;
+  }
+  return { ...t, strides, offset: 0 };
+}
 
 /** Zero-pads `g` along dim `d` with `before` and `after` elements. */
 function padAlong(g: Tensor, d: number, before: number, after: number): Tensor {
