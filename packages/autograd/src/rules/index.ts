@@ -7,3 +7,4 @@ import "./conv.js";
 import "./pool.js";
 import "./interpolate.js";
 import "./loss.js";
+import "./reduce.js";
