@@ -8,3 +8,4 @@ import "./pool.js";
 import "./interpolate.js";
 import "./loss.js";
 import "./reduce.js";
+import "./linalg.js";
