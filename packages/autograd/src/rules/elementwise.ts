@@ -27,6 +27,7 @@ import { type BackwardContext, declareNonDifferentiable, registerGradRule } from
 // ---- unary: the gradient reads the input x, the output y, or neither ----------------------------
 
 type Reads = "x" | "y" | null;
+const siluGrad = (g: Tensor, x: Tensor, s: Tensor) => g.mul(s.mul(x.mul(sub(1, s)).add(1)));
 const zero = (g: Tensor) => zerosLike(g);
 const UNARY: readonly [name: string, reads: Reads, grad: (g: Tensor, t: Tensor) => Tensor][] = [
   ["neg", null, (g) => g.neg()],
@@ -45,7 +46,7 @@ const UNARY: readonly [name: string, reads: Reads, grad: (g: Tensor, t: Tensor) 
   ["relu", "y", (g, y) => where(y.gt(0), g, 0)],
   ["erf", "x", (g, x) => g.mul(x.mul(x).neg().exp()).mul(2 / Math.sqrt(Math.PI))],
   // silu'(x) = s·(1 + x·(1 − s)) with s = sigmoid(x): one saved tensor instead of the composite's two.
-  ["silu", "x", (g, x) => g.mul(x.sigmoid().mul(x.mul(sub(1, x.sigmoid())).add(1)))],
+  ["silu", "x", (g, x) => siluGrad(g, x, x.sigmoid())],
   // Piecewise constant: zero gradients, as PyTorch gives.
   ["sign", null, zero],
   ["floor", null, zero],
