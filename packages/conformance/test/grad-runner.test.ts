@@ -7,6 +7,7 @@ import { JsBackend } from "@tessera/backend-js";
 import { listBackends, memory, registerBackend, type Tensor } from "@tessera/core";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ELEMENTWISE_GRAD_CASES } from "../src/grad/cases/elementwise.js";
 import { GRAD_CATALOGUE } from "../src/grad/cases/index.js";
 import {
   formatGradFailure,
@@ -118,6 +119,28 @@ describe("grad runner", () => {
     expect((await runGradCase(expCase, { seed: f.seed, path: f.path, numRuns: 20 })).status).toBe("passed");
   });
 
+  it("a wrong exp rule fails exactly the catalogue's exp case among the elementwise cases", async () => {
+    const original = getGradRule("exp")!;
+    registerGradRule("exp", {
+      ...original,
+      backward: (g, ctx) => original.backward(g, ctx).map((t) => t?.mul(1.01)),
+    });
+    let report: Awaited<ReturnType<typeof runGradConformance>>;
+    try {
+      report = await runGradConformance({ catalogue: ELEMENTWISE_GRAD_CASES, numRuns: 10, seed: 5 });
+    } finally {
+      registerGradRule("exp", original);
+    }
+    const failed = report.cases.filter((c) => c.status === "failed");
+    expect(failed.map((c) => c.name)).toEqual(
+      ELEMENTWISE_GRAD_CASES.filter((c) => c.ops.includes("exp")).map((c) => c.name),
+    );
+    expect(failed.length).toBe(1);
+    expect(failed[0]!.failure!.replay).toMatch(
+      new RegExp(`^TESSERA_CONFORMANCE_SEED=5 case=${failed[0]!.name.replace(/\./g, "\\.")} path=\\S+$`),
+    );
+  });
+
   it("cases are selected by regex, by name or prefix, or by predicate", () => {
     expect(selectGradCases(/^test\.m/, LOCAL).map((c) => c.name)).toEqual(["test.mul.broadcast"]);
     expect(selectGradCases(["test.exp", "test.soft"], LOCAL).map((c) => c.name)).toEqual([
@@ -147,5 +170,6 @@ describe("grad catalogue", () => {
       failed.map((c) => (c.failure ? formatGradFailure(c) : `${c.name}: ${c.reason}`)).join("\n\n"),
     ).toBe("");
     expect(r.cases.length).toBe(GRAD_CATALOGUE.length);
+    for (const c of r.cases) expect(c.runs, c.name).toBe(100);
   }, 120_000);
 });
