@@ -102,6 +102,15 @@ describe("maxPool2d", () => {
     maxPool2d(x, 2).sum().backward();
     expect(Array.from(x.grad!.dataSync())).toEqual([1, 0, 1, 0, 0, 0, 0, 0]);
   });
+
+  it("maxPool2d composite also sends a tied window's gradient to its first maximum", () => {
+    // Overlapping windows (stride 1) over many ties: the composite must pick the same taps as the rule.
+    const values = [1, 1, 2, 2, 1, 1, 2, 2, 0, 1, 1, 0, 3, 3, 3, 3];
+    expectFusedMatchesComposite(
+      (t) => maxPool2d(t, 2, { stride: 1, padding: 1 }),
+      [{ shape: [1, 1, 4, 4], values }],
+    );
+  });
 });
 
 describe("avgPool2d", () => {

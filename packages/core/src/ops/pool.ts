@@ -1,7 +1,7 @@
 /**
  * 2-D pooling: maxPool2d, avgPool2d, adaptiveAvgPool2d (torch.nn.functional semantics, PyTorch 1.13).
  * Fused kernel when the backend has one; otherwise composites over window views of a padded input
- * (amax / sum) and, for adaptive pooling, a gather of each window's rows and columns.
+ * (max / sum) and, for adaptive pooling, a gather of each window's rows and columns.
  */
 import type { PoolAttrs } from "../backend.js";
 import { tidy } from "../engine.js";
@@ -22,7 +22,7 @@ import {
   withContiguous,
 } from "./internal.js";
 import { indexSelect } from "./manipulation.js";
-import { amax, sum } from "./reduce.js";
+import { max, sum } from "./reduce.js";
 
 export interface MaxPool2dOptions {
   /** Default: the kernel size. */
@@ -135,7 +135,10 @@ export const maxPool2d = traced(
       return unbatch(
         tidy(() => {
           const xp = padForWindows(x4, attrs, outHW, Number.NEGATIVE_INFINITY);
-          return amax(windows(xp, attrs.kernel, attrs.stride, attrs.dilation), [4, 5]);
+          const win = windows(xp, attrs.kernel, attrs.stride, attrs.dilation);
+          // max over the flattened window rather than amax: differentiated, it sends the gradient to the
+          // first maximum of a tied window, as torch's maxPool2d (and the fused rule) do.
+          return max(win.reshape([...outShape, attrs.kernel[0] * attrs.kernel[1]]), 4).values;
         }),
       );
     } finally {
