@@ -3,7 +3,7 @@
  * block (with the default generator rewound, so dropout draws the same masks) when backward reaches
  * it. Peak memory then holds one block's activations instead of all of them.
  */
-import { defaultGenerator, isFloating, type RandomState, Tensor } from "@tessera/core";
+import { defaultGenerator, isFloating, type RandomState, Tensor, tidy } from "@tessera/core";
 import { runBackward } from "./backward.js";
 import { edgeOf, record, requiresGradOf } from "./graph.js";
 import { enableGrad, isGradEnabled, noGrad } from "./mode.js";
@@ -58,13 +58,18 @@ const checkpointRule: GradRule<[Block, RandomState, ...Tensor[]]> = {
  * draw from the default generator (its state is replayed); a block reading other generators would
  * see different numbers in the recomputation.
  */
-export function checkpoint<T extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => T, ...inputs: Tensor[]): T {
+export function checkpoint<T extends Tensor | Tensor[]>(
+  fn: (...inputs: Tensor[]) => T,
+  ...inputs: Tensor[]
+): T {
   for (const [i, t] of inputs.entries()) {
-    if (!(t instanceof Tensor)) throw new TypeError(`checkpoint: input ${i} must be a Tensor, got ${typeof t}`);
+    if (!(t instanceof Tensor))
+      throw new TypeError(`checkpoint: input ${i} must be a Tensor, got ${typeof t}`);
   }
   if (!isGradEnabled()) return fn(...inputs);
   const rng = defaultGenerator.getState();
-  const out = noGrad(() => fn(...inputs));
+  // The block's own tidy frees its intermediates now, not at the end of the caller's scope.
+  const out = noGrad(() => tidy(() => fn(...inputs)));
   const args: [Block, RandomState, ...Tensor[]] = [fn, rng, ...inputs];
   record("checkpoint", checkpointRule, args, inputs, inputs.map(requiresGradOf), out);
   return out;

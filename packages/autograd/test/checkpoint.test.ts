@@ -71,8 +71,8 @@ function run(blocks: Params[], input: Tensor, useCheckpoint: boolean) {
 describe("checkpoint", () => {
   it("gives identical gradients and a lower peak of live bytes on a stack of transformer blocks", () => {
     manualSeed(99);
-    const blocks = Array.from({ length: 6 }, blockParams);
-    const input = randn([2, 64, D]).requiresGrad_();
+    const blocks = Array.from({ length: 8 }, blockParams);
+    const input = randn([4, 128, D]).requiresGrad_();
     const plain = run(blocks, input, false);
     const ckpt = run(blocks, input, true);
     expect(ckpt.value).toBe(plain.value);
