@@ -19,6 +19,7 @@ import {
   sum,
   type Tensor,
   tanh,
+  tidy,
   where,
   zeros,
 } from "@tessera/core";
@@ -72,16 +73,21 @@ registerGradRule<LayerNormArgs>("layerNorm", {
     const x = f32(ctx.saved[0]!);
     const k = typeof ns === "number" ? 1 : ns.length;
     const dims = Array.from({ length: k }, (_, i) => x.rank - k + i);
-    const centered = x.sub(mean(x, dims, true));
-    const rstd = rsqrt(add(mean(centered.mul(centered), dims, true), eps));
-    const xhat = centered.mul(rstd);
+    // Temporaries in nested tidies, so few activation-sized tensors are alive at once.
+    const [xhat, rstd] = tidy(() => {
+      const centered = x.sub(mean(x, dims, true));
+      const r = rsqrt(add(mean(centered.mul(centered), dims, true), eps));
+      return [centered.mul(r), r] as const;
+    });
     let dx: Tensor | null = null;
     if (ctx.needs[0]) {
       const w = ctx.saved[1];
-      const dxhat = w ? gf.mul(f32(w)) : gf;
-      // dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
-      const inner = dxhat.sub(mean(dxhat, dims, true)).sub(xhat.mul(mean(dxhat.mul(xhat), dims, true)));
-      dx = inner.mul(rstd);
+      dx = tidy(() => {
+        const dxhat = w ? gf.mul(f32(w)) : gf;
+        // dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
+        const proj = tidy(() => xhat.mul(mean(dxhat.mul(xhat), dims, true)));
+        return tidy(() => dxhat.sub(mean(dxhat, dims, true)).sub(proj)).mul(rstd);
+      });
     }
     // Weight and bias gradients come back at x's shape; the engine sums them over the leading dims.
     return [dx, ctx.needs[1] ? gf.mul(xhat) : null, ctx.needs[2] ? gf : null];
@@ -100,24 +106,25 @@ registerGradRule<[Tensor, GeluOptions?]>("gelu", {
   backward: ([g], ctx) => {
     const x = f32(ctx.saved[0]!);
     const gf = f32(g!);
+    // Each factor in its own tidy: the MLP's hidden activations are the widest tensors of a
+    // transformer, and backward's peak is set by how many of their temporaries live at once.
     if ((ctx.args[1]?.approximate ?? "none") === "none") {
       // Φ(x) + x·φ(x)
-      const cdf = erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
-      const pdf = exp(x.mul(x).mul(-0.5)).mul(INV_SQRT_2PI);
-      return [gf.mul(cdf.add(x.mul(pdf)))];
+      const cdf = tidy(() => erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5));
+      const xpdf = tidy(() => exp(x.mul(x).mul(-0.5)).mul(INV_SQRT_2PI).mul(x));
+      return [gf.mul(tidy(() => cdf.add(xpdf)))];
     }
     // u = √(2/π)(x + c·x³), t = tanh(u): ½(1 + t) + ½·x·(1 − t²)·√(2/π)(1 + 3c·x²)
     const x2 = x.mul(x);
-    const t = tanh(x.add(x2.mul(x).mul(GELU_TANH_C)).mul(SQRT_2_OVER_PI));
-    const du = x2
-      .mul(3 * GELU_TANH_C)
-      .add(1)
-      .mul(SQRT_2_OVER_PI);
-    const d = t
-      .add(1)
-      .mul(0.5)
-      .add(x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(du));
-    return [gf.mul(d)];
+    const t = tidy(() => tanh(x.add(x2.mul(x).mul(GELU_TANH_C)).mul(SQRT_2_OVER_PI)));
+    const du = tidy(() =>
+      x2
+        .mul(3 * GELU_TANH_C)
+        .add(1)
+        .mul(SQRT_2_OVER_PI),
+    );
+    const slope = tidy(() => x.mul(0.5).mul(t.mul(t).neg().add(1)).mul(du));
+    return [gf.mul(tidy(() => t.add(1).mul(0.5).add(slope)))];
   },
 });
 

@@ -21,6 +21,7 @@ import {
   sum,
   type Tensor,
   tensor,
+  tidy,
   zeros,
 } from "@tessera/core";
 import { hasFused, registerGradRule } from "../registry.js";
@@ -110,9 +111,13 @@ registerGradRule<AttentionArgs>("scaledDotProductAttention", {
     const needS = ctx.needs[0] || ctx.needs[1] || ctx.needs[3];
     const dv = needV ? matmul(p.mT, dOut) : null;
     if (!needS) return [null, null, dv, null];
-    let dp = matmul(dOut, f(ctx.saved[2]!).mT);
-    if (grads[1]) dp = dp.add(f(grads[1]));
-    const ds = p.mul(dp.sub(sum(dp.mul(p), -1, true)));
+    // Nested tidies keep at most a few S×S temporaries alive at once.
+    const ds = tidy(() => {
+      let dp = matmul(dOut, f(ctx.saved[2]!).mT);
+      if (grads[1]) dp = dp.add(f(grads[1]));
+      const rowDot = tidy(() => sum(dp.mul(p), -1, true));
+      return p.mul(tidy(() => dp.sub(rowDot)));
+    });
     return [
       ctx.needs[0] ? matmul(ds, k).mul(scale) : null,
       ctx.needs[1] ? matmul(ds.mT, q).mul(scale) : null,
