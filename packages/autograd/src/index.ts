@@ -7,6 +7,7 @@ import "./tensor-api.js";
 import "./rules/index.js";
 
 export { runBackward, sumToShape } from "./backward.js";
+export { checkpoint } from "./checkpoint.js";
 export { type GradOptions, grad, type VjpResult, valueAndGrad, vjp } from "./functional.js";
 export { type GradcheckOptions, type GradcheckReport, gradcheck } from "./gradcheck.js";
 export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "./mode.js";
@@ -23,4 +24,3 @@ export {
   type TensorInfo,
 } from "./registry.js";
 export type { BackwardOptions, GradFn, HookHandle } from "./tensor-api.js";
-export { checkpoint } from "./checkpoint.js";

@@ -1,11 +1,12 @@
 /** Registers every gradient rule and the status of every traced op of core. */
 import "./elementwise.js";
 import "./views.js";
+import "./manipulation.js";
 import "./activation.js";
 import "./attention.js";
-import "./conv.js";
-import "./pool.js";
-import "./interpolate.js";
 import "./loss.js";
 import "./reduce.js";
 import "./linalg.js";
+import "./conv.js";
+import "./pool.js";
+import "./interpolate.js";
