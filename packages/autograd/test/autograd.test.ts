@@ -1,6 +1,18 @@
+import { JsBackend } from "@tessera/backend-js";
+import {
+  arange,
+  cat,
+  memory,
+  randn,
+  registerBackend,
+  removeBackend,
+  setBackend,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "@tessera/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import "@tessera/backend-js";
-import { arange, cat, memory, randn, setBackend, type Tensor, tensor, tidy, zeros } from "@tessera/core";
 import { enableGrad, grad, isGradEnabled, noGrad, valueAndGrad, vjp } from "../src/index.js";
 
 beforeAll(() => {
@@ -246,6 +258,23 @@ describe("functional API", () => {
     const x = tensor([1, 2]);
     expect(() => grad((a) => a.mul(2))(x)).toThrow(/one-element tensor, got \[2\]; use vjp/);
     x.dispose();
+  });
+});
+
+describe("backends", () => {
+  it("to() carries the gradient back to the source backend", () => {
+    registerBackend("js-autograd-other", () => new JsBackend({ name: "js-autograd-other" }), 0);
+    try {
+      const x = tensor([1, 2, 3]).requiresGrad_();
+      const loss = tidy(() => x.to("js-autograd-other").mul(2).sum());
+      expect(loss.backendName).toBe("js-autograd-other");
+      loss.backward();
+      expect(x.grad!.backendName).toBe("js");
+      expectClose(x.grad, [2, 2, 2]);
+      for (const t of [x, loss]) t.dispose();
+    } finally {
+      removeBackend("js-autograd-other");
+    }
   });
 });
 
