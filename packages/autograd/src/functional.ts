@@ -1,9 +1,10 @@
 /**
  * The functional API: grad, valueAndGrad and vjp differentiate a function w.r.t. its tensor
  * arguments without touching anyone's `.grad`. Inputs are differentiated through fresh leaves
- * (detached views), so the caller's tensors and graphs are left as they were.
+ * (detached views), so the caller's tensors and graphs are left as they were. The function's
+ * intermediates are freed as soon as it returns (the recorded graph keeps what backward needs).
  */
-import { fmtShape, isFloating, Tensor } from "@tessera/core";
+import { fmtShape, isFloating, Tensor, tidy } from "@tessera/core";
 import { runBackward } from "./backward.js";
 import { edgeOf } from "./graph.js";
 import { enableGrad } from "./mode.js";
@@ -88,7 +89,7 @@ export function valueAndGrad(
     const argnums = normArgnums("valueAndGrad", opts.argnums, args.length);
     const leaves = leavesFor("valueAndGrad", args, argnums);
     try {
-      const out = enableGrad(() => f(...leaves));
+      const out = enableGrad(() => tidy(() => f(...leaves)));
       try {
         const g = gradsOf("valueAndGrad", out, leaves, argnums);
         return { value: out.detach(), grad: typeof opts.argnums === "object" ? g : g[0]! };
@@ -116,7 +117,7 @@ export function vjp(f: TensorFn, ...primals: Tensor[]): VjpResult {
   const leaves = leavesFor("vjp", primals, argnums);
   let out: Tensor;
   try {
-    out = enableGrad(() => f(...leaves));
+    out = enableGrad(() => tidy(() => f(...leaves)));
   } catch (e) {
     release(leaves, primals);
     throw e;

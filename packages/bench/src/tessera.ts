@@ -4,6 +4,7 @@
  * with no change to the bench.
  */
 
+import { grad } from "@tessera/autograd";
 import { JsBackend } from "@tessera/backend-js";
 import {
   capabilities,
@@ -15,6 +16,7 @@ import {
   memory,
   randn,
   registerBackend,
+  relu,
   softmax,
   type Tensor,
   tensor,
@@ -62,6 +64,18 @@ function compute(w: Workload, t: Record<string, Tensor>): () => Tensor {
     }
     case "conv2d":
       return () => conv2d(t.x!, t.w!, null, { padding: w.padding ?? 0 });
+    case "mlpGrad": {
+      const loss = (w1: Tensor, w2: Tensor) => {
+        const y = matmul(relu(matmul(t.x!, w1.mT)), w2.mT);
+        return y.mul(y).mean();
+      };
+      const grads = grad(loss, { argnums: [0, 1] });
+      return () => {
+        const [g1, g2] = grads(t.w1!, t.w2!);
+        g2!.dispose();
+        return g1!;
+      };
+    }
     default:
       throw new Unsupported(`no Tessera op for workload op '${(w as Workload).op}'`);
   }

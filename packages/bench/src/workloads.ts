@@ -3,7 +3,7 @@
  * attention-row softmax, the LayerNorm of a [tokens, 768] activation, a ResNet-stage 3×3 convolution.
  */
 
-export type OpName = "matmul" | "softmax" | "layerNorm" | "conv2d";
+export type OpName = "matmul" | "softmax" | "layerNorm" | "conv2d" | "mlpGrad";
 
 export interface Workload {
   /** Stable key used in JSON results and `--only`. */
@@ -67,6 +67,21 @@ export function conv2dWorkload(
 }
 
 /**
+ * A training step's backward: gradients of loss = mean((relu(x·w1ᵀ)·w2ᵀ)²) w.r.t. w1 and w2, for a
+ * ViT-MLP-shaped layer pair (the output compared across runners is d loss / d w1). Forward is two
+ * matmuls, backward three more (x needs no gradient), plus the elementwise work.
+ */
+export function mlpGradWorkload(n: number, d: number, hidden: number): Workload {
+  return {
+    id: `mlp-grad-${n}x${d}x${hidden}`,
+    op: "mlpGrad",
+    label: `MLP fwd+bwd x[${n},${d}] w1[${hidden},${d}] w2[${d},${hidden}]`,
+    shapes: { x: [n, d], w1: [hidden, d], w2: [d, hidden] },
+    flops: 5 * 2 * n * d * hidden,
+  };
+}
+
+/**
  * The default set. The convolution is a ResNet stage-1 layer at batch 8 (1.85 GFLOP per run):
  * slow enough in pure JS (seconds per run) that the bench keeps to the median of a few runs.
  */
@@ -77,6 +92,7 @@ export const WORKLOADS: readonly Workload[] = [
   softmaxWorkload(1024, 1024),
   layerNormWorkload(4096, 768),
   conv2dWorkload(8, 64, 56, 64, 3, 1),
+  mlpGradWorkload(128, 384, 1536),
 ];
 
 /** Tiny versions of every workload, for tests and `--smoke`. */
@@ -85,4 +101,5 @@ export const SMOKE_WORKLOADS: readonly Workload[] = [
   softmaxWorkload(8, 32),
   layerNormWorkload(8, 32),
   conv2dWorkload(2, 3, 8, 4, 3, 1),
+  mlpGradWorkload(4, 8, 16),
 ];

@@ -6,6 +6,8 @@
  * user writes, since tfjs-core has no layer-norm op.
  */
 import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core alone registers no gradient functions; the union package would import this.
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { type Inputs, type PreparedCase, type Runner, Unsupported } from "../runner.js";
@@ -82,6 +84,21 @@ export async function tfjsRunner(backend: "cpu" | "wasm"): Promise<Runner> {
           ];
           fn = () => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, pad);
           toTorch = (y) => tf.transpose(y, [0, 3, 1, 2]);
+          break;
+        }
+        case "mlpGrad": {
+          const x = input("x");
+          const w1 = input("w1");
+          const w2 = input("w2");
+          const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
+            const y = tf.matMul(tf.relu(tf.matMul(x, a, false, true)), b, false, true);
+            return tf.mean(tf.mul(y, y));
+          });
+          fn = () => {
+            const [g1, g2] = grads([w1, w2]);
+            g2!.dispose();
+            return g1!;
+          };
           break;
         }
         default:
