@@ -9,7 +9,8 @@ import { type Disposable, isFloating, setOpHook, Tensor, untraced } from "@tesse
 import { isGradEnabled } from "./mode.js";
 import { type GradRule, getGradRule, gradStatus, type TensorInfo } from "./registry.js";
 
-export type GradHook = (grad: Tensor) => Tensor | undefined | void;
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook may return nothing, as a statement body does.
+export type GradHook = (grad: Tensor) => Tensor | void;
 
 /** Where a gradient goes: output `slot` of `node`. */
 export interface Edge {

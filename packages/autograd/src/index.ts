@@ -10,6 +10,7 @@ export { runBackward, sumToShape } from "./backward.js";
 export { checkpoint } from "./checkpoint.js";
 export { type GradOptions, grad, type VjpResult, valueAndGrad, vjp } from "./functional.js";
 export { type GradcheckOptions, type GradcheckReport, gradcheck } from "./gradcheck.js";
+export type { GradHook } from "./graph.js";
 export { enableGrad, isGradEnabled, noGrad, setGradEnabled } from "./mode.js";
 export {
   type BackwardContext,

@@ -38,7 +38,7 @@ declare module "@tessera/core" {
     /** Keeps the gradient of this non-leaf in `.grad` during backward. */
     retainGrad(): void;
     /** Calls `fn` with this tensor's gradient during backward; a returned tensor replaces the gradient. */
-    registerHook(fn: (grad: Tensor) => Tensor | undefined | void): HookHandle;
+    registerHook(fn: GradHook): HookHandle;
     /** A view of the same memory that is cut from the graph. */
     detach(): Tensor;
   }

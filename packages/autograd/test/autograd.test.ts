@@ -24,9 +24,9 @@ const expectClose = (t: Tensor | null, want: readonly number[], tol = 1e-5) => {
   expect(t).not.toBeNull();
   const got = values(t);
   expect(got.length).toBe(want.length);
-  got.forEach((v, i) =>
-    expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThanOrEqual(tol),
-  );
+  for (const [i, v] of got.entries()) {
+    expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThanOrEqual(tol);
+  }
 };
 
 describe("leaf gradients", () => {

@@ -77,7 +77,7 @@ describe("checkpoint", () => {
     const ckpt = run(blocks, input, true);
     expect(ckpt.value).toBe(plain.value);
     expect(ckpt.inputGrad).toEqual(plain.inputGrad);
-    ckpt.grads.forEach((g, i) => expect(g, `parameter ${i}`).toEqual(plain.grads[i]));
+    for (const [i, g] of ckpt.grads.entries()) expect(g, `parameter ${i}`).toEqual(plain.grads[i]);
     // Without checkpointing every block's activations are alive at the start of backward.
     console.log(
       `checkpoint peak live bytes: plain ${plain.peak}, checkpointed ${ckpt.peak} (${(plain.peak / ckpt.peak).toFixed(2)}× lower)`,
