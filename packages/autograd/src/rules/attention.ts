@@ -12,55 +12,18 @@
  */
 import {
   type AttentionOptions,
-  add,
+  additiveAttentionMask,
+  causalAttentionMask,
   isHalf,
-  logicalNot,
-  maskedFill,
   matmul,
   softmax,
   sum,
   type Tensor,
-  tensor,
   tidy,
-  zeros,
 } from "@tessera/core";
 import { hasFused, registerGradRule } from "../registry.js";
 
 type AttentionArgs = [Tensor, Tensor, Tensor, AttentionOptions?];
-
-/** The logits' additive mask, rebuilt from the saved masks the way core's forward builds it. */
-function additiveMask(
-  attnMask: Tensor | null,
-  keyPadding: Tensor | null,
-  batchRank: number,
-  dtype: "float32" | "float64",
-): Tensor | null {
-  const toFloat = (m: Tensor, disallow: (m: Tensor) => Tensor): Tensor =>
-    m.dtype === "bool"
-      ? maskedFill(zeros(m.shape, { dtype, backend: m.backendName }), disallow(m), Number.NEGATIVE_INFINITY)
-      : m.cast(dtype);
-  let mask = attnMask ? toFloat(attnMask, logicalNot) : null;
-  if (keyPadding) {
-    const kp =
-      keyPadding.rank === 2
-        ? keyPadding.reshape([
-            keyPadding.shape[0]!,
-            ...new Array<number>(Math.max(batchRank - 1, 0)).fill(1),
-            1,
-            keyPadding.shape[1]!,
-          ])
-        : keyPadding;
-    const kpf = toFloat(kp, (m) => m);
-    mask = mask ? add(mask, kpf) : kpf;
-  }
-  return mask;
-}
-
-function causalMask(sq: number, sk: number, dtype: "float32" | "float64", backend: string): Tensor {
-  const m = new Float64Array(sq * sk);
-  for (let i = 0; i < sq; i++) for (let j = i + 1; j < sk; j++) m[i * sk + j] = Number.NEGATIVE_INFINITY;
-  return tensor(m, { shape: [sq, sk], dtype, backend });
-}
 
 registerGradRule<AttentionArgs>("scaledDotProductAttention", {
   inputs: ([q, k, v, opts]) => [q, k, v, opts?.attnMask?.dtype === "bool" ? null : (opts?.attnMask ?? null)],
@@ -101,9 +64,9 @@ registerGradRule<AttentionArgs>("scaledDotProductAttention", {
     if (savedWeights) p = f(savedWeights);
     else {
       let logits = matmul(q, k.mT).mul(scale);
-      const mask = additiveMask(attnMask ?? null, keyPadding ?? null, batchRank, dtype);
+      const mask = additiveAttentionMask(attnMask, keyPadding, batchRank, dtype, q.backendName);
       if (mask) logits = logits.add(mask);
-      if (opts.isCausal) logits = logits.add(causalMask(sq, sk, dtype, q.backendName));
+      if (opts.isCausal) logits = logits.add(causalAttentionMask(sq, sk, dtype, q.backendName));
       p = softmax(logits, -1);
     }
 

@@ -17,7 +17,7 @@
  * returned.
  */
 
-import { isHalf } from "../dtype.js";
+import { type DType, isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
 import { broadcastShapes, fmtShape, numel, shapesEqual } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -51,17 +51,23 @@ export interface AttentionResult {
   weights: Tensor;
 }
 
-/** The additive float mask for `attnMask` and `keyPaddingMask`, or null when neither is given. */
-function additiveMask(
-  q: Tensor,
+/**
+ * The additive float mask (0 where a key may be attended, -Inf where not, or the float `attnMask`'s
+ * values) for `attnMask` and `keyPaddingMask`, or null when neither is given. `batchRank` is the rank
+ * of the logits' batch dims, so a [B, Sk] key padding mask lines up with their first dim. Used by the
+ * composite and by the gradient rule, which rebuilds the logits in backward.
+ */
+export function additiveAttentionMask(
   attnMask: Tensor | null | undefined,
   keyPaddingMask: Tensor | null | undefined,
-  batch: readonly number[],
+  batchRank: number,
+  dtype: DType,
+  backend: string,
 ): Tensor | null {
   const toFloat = (m: Tensor, disallow: (m: Tensor) => Tensor): Tensor =>
     m.dtype === "bool"
-      ? maskedFill(zeros(m.shape, { dtype: q.dtype, backend: q.backendName }), disallow(m), -Infinity)
-      : m.cast(q.dtype);
+      ? maskedFill(zeros(m.shape, { dtype, backend }), disallow(m), -Infinity)
+      : m.cast(dtype);
   let mask: Tensor | null = null;
   if (attnMask) mask = toFloat(attnMask, logicalNot);
   if (keyPaddingMask) {
@@ -69,7 +75,7 @@ function additiveMask(
       keyPaddingMask.rank === 2
         ? keyPaddingMask.reshape([
             keyPaddingMask.shape[0]!,
-            ...batch.slice(1).map(() => 1),
+            ...new Array<number>(Math.max(batchRank - 1, 0)).fill(1),
             1,
             keyPaddingMask.shape[1]!,
           ])
@@ -80,11 +86,11 @@ function additiveMask(
   return mask;
 }
 
-/** -Inf above the diagonal of an [Sq, Sk] matrix (key j > query i). */
-function causalMask(q: Tensor, sq: number, sk: number): Tensor {
+/** The causal mask of an [Sq, Sk] logits matrix: -Inf above the diagonal (key j > query i), else 0. */
+export function causalAttentionMask(sq: number, sk: number, dtype: DType, backend: string): Tensor {
   const m = new Float32Array(sq * sk);
   for (let i = 0; i < sq; i++) for (let j = i + 1; j < sk; j++) m[i * sk + j] = Number.NEGATIVE_INFINITY;
-  return tensor(m, { shape: [sq, sk], dtype: q.dtype, backend: q.backendName });
+  return tensor(m, { shape: [sq, sk], dtype, backend });
 }
 
 function attention(
@@ -157,7 +163,7 @@ function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {})
 
   const kernel = fusedKernel(q.backend, "attention");
   const result = tidy(() => {
-    const mask = additiveMask(q, attnMask, keyPaddingMask, batch);
+    const mask = additiveAttentionMask(attnMask, keyPaddingMask, batch.length, q.dtype, q.backendName);
     if (kernel && numel(logitsShape) > 0 && d > 0) {
       const b = numel(batch);
       const flat = (t: Tensor, rows: number, cols: number) =>
@@ -183,7 +189,7 @@ function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {})
     const f32 = (t: Tensor) => (half ? t.cast("float32") : t);
     let logits = mul(matmul(f32(q), f32(k).mT), scale);
     if (mask) logits = add(logits, f32(mask));
-    if (causal) logits = add(logits, f32(causalMask(q, sq, sk)));
+    if (causal) logits = add(logits, f32(causalAttentionMask(sq, sk, q.dtype, q.backendName)));
     const weights = softmax(logits, -1);
     const output = matmul(weights, f32(v));
     const back = (t: Tensor) => (half ? t.cast(q.dtype) : t);
