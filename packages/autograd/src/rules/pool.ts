@@ -11,6 +11,7 @@
 import {
   type AvgPool2dOptions,
   argmax,
+  avgPoolDivisors,
   convTranspose2d,
   type IntPair,
   indexSelect,
@@ -82,17 +83,6 @@ registerGradRule<[Tensor, IntPair, MaxPool2dOptions?]>("maxPool2d", {
   },
 });
 
-/** PyTorch's avg-pool divisor of each output position along one dim. */
-function avgDivisors(size: number, out: number, k: number, s: number, p: number, includePad: boolean) {
-  const d: number[] = [];
-  for (let o = 0; o < out; o++) {
-    const start = o * s - p;
-    const end = Math.min(start + k, size + p);
-    d.push(includePad ? end - start : Math.min(end, size) - Math.max(start, 0));
-  }
-  return d;
-}
-
 registerGradRule<[Tensor, IntPair, AvgPool2dOptions?]>("avgPool2d", {
   applies: ([x]) => hasFused(x, "avgPool2d"),
   backward: (grads, ctx) => {
@@ -105,8 +95,8 @@ registerGradRule<[Tensor, IntPair, AvgPool2dOptions?]>("avgPool2d", {
     const [H, W] = xShape.slice(-2) as [number, number];
     const [N, C, Ho, Wo] = g.shape as [number, number, number, number];
     const include = opts.countIncludePad ?? true;
-    const dh = avgDivisors(H, Ho, k[0], s[0], p[0], include);
-    const dw = avgDivisors(W, Wo, k[1], s[1], p[1], include);
+    const dh = avgPoolDivisors(H, Ho, k[0], s[0], p[0], include);
+    const dw = avgPoolDivisors(W, Wo, k[1], s[1], p[1], include);
     const divisor = new Float64Array(Ho * Wo);
     for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) divisor[i * Wo + j] = dh[i]! * dw[j]!;
     const be = { dtype: g.dtype, backend: g.backendName };

@@ -35,17 +35,25 @@ function pairOf(v: number | readonly [number, number]): number[] {
   return typeof v === "number" ? [v, v] : [...v];
 }
 
-/** Resolves the output size and the source-per-destination scale PyTorch uses, per spatial dim. */
-function resolveSize(
-  op: string,
-  x: Tensor,
+/**
+ * The output [H, W] and the source-per-destination scale PyTorch uses per spatial dim, for an input of
+ * shape [N,C,H,W]: in/out with `size`, 1/s with `scaleFactor` (whose output is ⌊in·s⌋). Validates `opts`.
+ *
+ * @example
+ * interpolateGeometry([1, 3, 4, 6], { scaleFactor: 1.5 }); // { size: [6, 9], scale: [2/3, 2/3] }
+ */
+export function interpolateGeometry(
+  inputShape: readonly number[],
   opts: InterpolateOptions,
-): { out: [number, number]; scale: [number, number] } {
-  const inHW = x.shape.slice(2) as [number, number];
+): { size: [number, number]; scale: [number, number] } {
+  const op = "interpolate";
+  const [H, W] = inputShape.slice(-2) as [number, number];
   const hasSize = opts.size !== undefined && opts.size !== null;
   const hasScale = opts.scaleFactor !== undefined && opts.scaleFactor !== null;
   if (hasSize === hasScale) {
-    throw new TypeError(`${op}: pass exactly one of 'size' and 'scaleFactor' (input ${fmtShape(x.shape)})`);
+    throw new TypeError(
+      `${op}: pass exactly one of 'size' and 'scaleFactor' (input ${fmtShape(inputShape)})`,
+    );
   }
   if (hasSize) {
     const s = pairOf(opts.size!);
@@ -54,7 +62,7 @@ function resolveSize(
         `${op}: size must be a positive integer or a pair of them, got ${JSON.stringify(opts.size)}`,
       );
     }
-    return { out: [s[0]!, s[1]!], scale: [inHW[0] / s[0]!, inHW[1] / s[1]!] };
+    return { size: [s[0]!, s[1]!], scale: [H / s[0]!, W / s[1]!] };
   }
   const f = pairOf(opts.scaleFactor!);
   if (f.length !== 2 || !f.every((v) => Number.isFinite(v) && v > 0)) {
@@ -62,17 +70,24 @@ function resolveSize(
       `${op}: scaleFactor must be a positive number or a pair of them, got ${JSON.stringify(opts.scaleFactor)}`,
     );
   }
-  const out: [number, number] = [Math.floor(inHW[0] * f[0]!), Math.floor(inHW[1] * f[1]!)];
-  if (out[0] < 1 || out[1] < 1) {
+  const size: [number, number] = [Math.floor(H * f[0]!), Math.floor(W * f[1]!)];
+  if (size[0] < 1 || size[1] < 1) {
     throw new RangeError(
-      `${op}: scaleFactor ${JSON.stringify(opts.scaleFactor)} gives an empty output ${fmtShape(out)} for input ${fmtShape(x.shape)}`,
+      `${op}: scaleFactor ${JSON.stringify(opts.scaleFactor)} gives an empty output ${fmtShape(size)} for input ${fmtShape(inputShape)}`,
     );
   }
-  return { out, scale: [1 / f[0]!, 1 / f[1]!] };
+  return { size, scale: [1 / f[0]!, 1 / f[1]!] };
 }
 
-/** Source index per destination index along one axis, for legacy nearest. */
-function nearestIndices(inSize: number, outSize: number, scale: number): Int32Array {
+/**
+ * The source index of each destination index along one axis, for legacy nearest:
+ * min(⌊dst·scale⌋, in−1) in float32, with PyTorch's shortcuts for an equal (dst) and a doubled (dst >> 1)
+ * size. `scale` is the one from {@link interpolateGeometry}. Backends and gradient rules share it.
+ *
+ * @example
+ * nearestSourceIndices(3, 5, 3 / 5); // Int32Array [0, 0, 1, 1, 2]
+ */
+export function nearestSourceIndices(inSize: number, outSize: number, scale: number): Int32Array {
   const idx = new Int32Array(outSize);
   const s = Math.fround(scale);
   for (let d = 0; d < outSize; d++) {
@@ -83,12 +98,34 @@ function nearestIndices(inSize: number, outSize: number, scale: number): Int32Ar
   return idx;
 }
 
-/** Lower/upper source indices and their weights per destination index, for bilinear. */
-function linearTaps(inSize: number, outSize: number, scale: number, alignCorners: boolean) {
+/** The two source taps of each destination index along one axis: out[d] = x[lo[d]]·w0[d] + x[hi[d]]·w1[d]. */
+export interface BilinearTaps {
+  lo: Int32Array;
+  hi: Int32Array;
+  /** Weights in float64 (w0 = 1 − w1 exactly); a float32 consumer rounds them once. */
+  w0: Float64Array;
+  w1: Float64Array;
+}
+
+/**
+ * Bilinear taps along one axis, without antialiasing: src = max((dst+0.5)·scale − 0.5, 0), or
+ * dst·(in−1)/(out−1) with alignCorners; an axis whose size is unchanged maps each index onto itself with
+ * weight 1 (so a neighbour's Inf never meets a zero weight). `scale` is the one from
+ * {@link interpolateGeometry}. Backends and gradient rules share it.
+ *
+ * @example
+ * bilinearTaps(2, 4, 0.5, false); // lo [0,0,0,1], hi [1,1,1,1], w1 [0, 0.25, 0.75, 0.25]
+ */
+export function bilinearTaps(
+  inSize: number,
+  outSize: number,
+  scale: number,
+  alignCorners: boolean,
+): BilinearTaps {
   const lo = new Int32Array(outSize);
   const hi = new Int32Array(outSize);
-  const w0 = new Float32Array(outSize);
-  const w1 = new Float32Array(outSize);
+  const w0 = new Float64Array(outSize);
+  const w1 = new Float64Array(outSize);
   const s = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : scale;
   for (let d = 0; d < outSize; d++) {
     if (outSize === inSize) {
@@ -98,7 +135,7 @@ function linearTaps(inSize: number, outSize: number, scale: number, alignCorners
     }
     const src = Math.max(alignCorners ? s * d : s * (d + 0.5) - 0.5, 0);
     const i0 = Math.min(Math.floor(src), inSize - 1);
-    const l1 = Math.min(Math.max(src - i0, 0), 1);
+    const l1 = Math.min(src - i0, 1); // src ≥ i0, so never negative
     lo[d] = i0;
     hi[d] = i0 < inSize - 1 ? i0 + 1 : i0;
     w1[d] = l1;
@@ -108,7 +145,7 @@ function linearTaps(inSize: number, outSize: number, scale: number, alignCorners
 }
 
 /** Bilinear resampling along `dim` (2 or 3): x[lo]·w0 + x[hi]·w1. */
-function lerpAlong(x: Tensor, dim: 2 | 3, taps: ReturnType<typeof linearTaps>): Tensor {
+function lerpAlong(x: Tensor, dim: 2 | 3, taps: BilinearTaps): Tensor {
   const be = { backend: x.backendName };
   const n = taps.lo.length;
   const wShape = dim === 2 ? [n, 1] : [n];
@@ -139,7 +176,7 @@ export const interpolate = traced(
     if (mode === "nearest" && opts.alignCorners !== undefined) {
       throw new TypeError(`${op}: alignCorners only applies to mode 'bilinear' (got mode 'nearest')`);
     }
-    const { out, scale } = resolveSize(op, x, opts);
+    const { size: out, scale } = interpolateGeometry(x.shape, opts);
     const [N, C, H, W] = x.shape as [number, number, number, number];
     if (H === 0 || W === 0)
       throw new RangeError(`${op}: input ${fmtShape(x.shape)} has an empty spatial dim`);
@@ -157,14 +194,14 @@ export const interpolate = traced(
     const be = { backend: x.backendName, dtype: "int32" as const };
     return tidy(() => {
       if (mode === "nearest") {
-        const rows = indexSelect(x, 2, tensor(nearestIndices(H, out[0], scale[0]), be));
-        return indexSelect(rows, 3, tensor(nearestIndices(W, out[1], scale[1]), be));
+        const rows = indexSelect(x, 2, tensor(nearestSourceIndices(H, out[0], scale[0]), be));
+        return indexSelect(rows, 3, tensor(nearestSourceIndices(W, out[1], scale[1]), be));
       }
       // Along W first, then H: the order of PyTorch's h0·(w0·x00 + w1·x01) + h1·(…). Half inputs blend in
       // float32 and round once, like a fused kernel.
       return inF32(x, (xf) => {
-        const cols = lerpAlong(xf, 3, linearTaps(W, out[1], scale[1], attrs.alignCorners));
-        return lerpAlong(cols, 2, linearTaps(H, out[0], scale[0], attrs.alignCorners));
+        const cols = lerpAlong(xf, 3, bilinearTaps(W, out[1], scale[1], attrs.alignCorners));
+        return lerpAlong(cols, 2, bilinearTaps(H, out[0], scale[0], attrs.alignCorners));
       });
     });
   },

@@ -147,20 +147,29 @@ export const maxPool2d = traced(
   },
 );
 
-/** Per-output-position divisor of avg pooling along one dim (PyTorch's pool_size / count rules). */
-function avgDivisors(
+/**
+ * The divisor of each avgPool2d output position along one dim (PyTorch's pool_size / count rules): the
+ * window clipped to the padded input (a ceil-mode window's overhang never counts), or, without
+ * `countIncludePad`, to the input itself. A 2-D divisor is the product of the two dims'.
+ * Backends and gradient rules share it.
+ *
+ * @example
+ * avgPoolDivisors(5, 3, 3, 2, 1, true); // [3, 3, 3]
+ * avgPoolDivisors(5, 3, 3, 2, 1, false); // [2, 3, 2]
+ */
+export function avgPoolDivisors(
   size: number,
-  out: number,
-  k: number,
-  s: number,
-  p: number,
-  includePad: boolean,
+  outSize: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  countIncludePad: boolean,
 ): number[] {
   const d: number[] = [];
-  for (let o = 0; o < out; o++) {
-    const start = o * s - p;
-    const end = Math.min(start + k, size + p);
-    d.push(includePad ? end - start : Math.min(end, size) - Math.max(start, 0));
+  for (let o = 0; o < outSize; o++) {
+    const start = o * stride - padding;
+    const end = Math.min(start + kernel, size + padding);
+    d.push(countIncludePad ? end - start : Math.min(end, size) - Math.max(start, 0));
   }
   return d;
 }
@@ -182,7 +191,7 @@ export const avgPool2d = traced(
       const k = fusedKernel(x.backend, op);
       if (k) return unbatch(runFused(x4, outShape, (xc, out) => k(xc.kernelView, attrs, out.kernelView)));
       if (x4.size === 0) return unbatch(Tensor.empty(outShape, x.dtype, x.backend));
-      const dh = avgDivisors(
+      const dh = avgPoolDivisors(
         H,
         outHW[0],
         attrs.kernel[0],
@@ -190,7 +199,7 @@ export const avgPool2d = traced(
         attrs.padding[0],
         attrs.countIncludePad,
       );
-      const dw = avgDivisors(
+      const dw = avgPoolDivisors(
         W,
         outHW[1],
         attrs.kernel[1],
