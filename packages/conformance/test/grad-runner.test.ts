@@ -155,21 +155,17 @@ describe("grad runner", () => {
   });
 });
 
-describe("grad catalogue", () => {
-  it("grad catalogue passes 100 runs per case on backend-js", async () => {
-    const t0 = performance.now();
-    const r = await runGradConformance({ numRuns: 100 });
-    const slow = [...r.cases].sort((a, b) => b.ms - a.ms).slice(0, 5);
-    console.log(
-      `grad catalogue: ${r.cases.length} cases in ${((performance.now() - t0) / 1000).toFixed(1)} s; slowest: ${slow
-        .map((c) => `${c.name} ${(c.ms / 1000).toFixed(1)} s`)
-        .join(", ")}`,
-    );
-    const failed = r.cases.filter((c) => c.status !== "passed");
-    expect(
-      failed.map((c) => (c.failure ? formatGradFailure(c) : `${c.name}: ${c.reason}`)).join("\n\n"),
-    ).toBe("");
-    expect(r.cases.length).toBe(GRAD_CATALOGUE.length);
-    for (const c of r.cases) expect(c.runs, c.name).toBe(100);
-  }, 120_000);
+// One test per case: a single 30-second synchronous test starves vitest's worker RPC.
+describe("grad catalogue passes 100 runs per case on backend-js", () => {
+  it("covers every case of the catalogue", () => {
+    expect(GRAD_CATALOGUE.length).toBeGreaterThan(100);
+  });
+  for (const c of GRAD_CATALOGUE) {
+    it(c.name, async () => {
+      const r = await runGradCase(c, { numRuns: 100 });
+      expect(r.failure ? formatGradFailure(r) : (r.reason ?? ""), c.name).toBe("");
+      expect(r.status).toBe("passed");
+      expect(r.runs).toBe(100);
+    });
+  }
 });

@@ -99,8 +99,7 @@ export async function runTorchGradCase(
             if (!out)
               throw new Error(`loss term '${outKey}' names an output the translation did not produce`);
             const p = st.tensors.get(probeKey);
-            if (!p || p.dtype !== "F32")
-              throw new Error(`loss term probe '${probeKey}' is missing or not F32`);
+            if (p?.dtype !== "F32") throw new Error(`loss term probe '${probeKey}' is missing or not F32`);
             const probe = tensor(p.data as Float32Array, { shape: p.shape, dtype: "float32" });
             const term = out.mul(probe).sum();
             total = total ? total.add(term) : term;
