@@ -32,7 +32,9 @@ const workloads = (values.smoke ? SMOKE_WORKLOADS : WORKLOADS).filter(
   (w) => !ops || ops.includes(w.op) || ops.includes(w.id),
 );
 if (workloads.length === 0) {
-  console.error(`bench: --ops ${values.ops} matches no workload (ops: matmul, softmax, layerNorm, conv2d)`);
+  console.error(
+    `bench: --ops ${values.ops} matches no workload (ops: matmul, softmax, layerNorm, conv2d, mlpGrad)`,
+  );
   process.exit(2);
 }
 

@@ -6,8 +6,6 @@
  * user writes, since tfjs-core has no layer-norm op.
  */
 import * as tf from "@tensorflow/tfjs-core";
-// tfjs-core alone registers no gradient functions; the union package would import this.
-import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { type Inputs, type PreparedCase, type Runner, Unsupported } from "../runner.js";
@@ -87,17 +85,20 @@ export async function tfjsRunner(backend: "cpu" | "wasm"): Promise<Runner> {
           break;
         }
         case "mlpGrad": {
+          // tfjs-core alone registers no gradient functions (tf.grads needs the whole @tensorflow/tfjs
+          // package), so this peer backpropagates by hand: the same matmuls without a tape's overhead.
           const x = input("x");
           const w1 = input("w1");
           const w2 = input("w2");
-          const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-            const y = tf.matMul(tf.relu(tf.matMul(x, a, false, true)), b, false, true);
-            return tf.mean(tf.mul(y, y));
-          });
           fn = () => {
-            const [g1, g2] = grads([w1, w2]);
-            g2!.dispose();
-            return g1!;
+            const z = tf.matMul(x, w1, false, true); // [n, hidden]
+            const h = tf.relu(z);
+            const y = tf.matMul(h, w2, false, true); // [n, d]
+            const dy = tf.mul(y, 2 / y.size);
+            const dw2 = tf.matMul(dy, h, true, false); // [d, hidden], as the gradient of w2 is computed
+            dw2.dispose();
+            const dz = tf.mul(tf.matMul(dy, w2), tf.step(z)); // [n, hidden]
+            return tf.matMul(dz, x, true, false); // [hidden, d]
           };
           break;
         }
