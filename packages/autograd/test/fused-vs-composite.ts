@@ -10,31 +10,18 @@ import {
   randn,
   registerBackend,
   type Tensor,
-  tensor,
   tidy,
 } from "@tessera/core";
+import fc from "fast-check";
 import { expect } from "vitest";
 import { runBackward } from "../src/index.js";
+import { type GradProblem, type Input, RUNS, toTensor } from "./helpers.js";
 
 export const PRIMITIVES = "js-primitives-rules";
 
 export function registerPrimitives(): void {
   if (!listBackends().includes(PRIMITIVES))
     registerBackend(PRIMITIVES, () => new JsBackend({ name: PRIMITIVES, fused: [] }), 0);
-}
-
-/** One input: float64 values (differentiated), or int32 / bool data passed through. */
-export interface Input {
-  shape: number[];
-  values: number[];
-  kind?: "float" | "int32" | "bool";
-}
-
-function make(i: Input, backend: string): Tensor {
-  if ((i.kind ?? "float") === "float") return tensor(i.values, { shape: i.shape, dtype: "float64", backend });
-  if (i.kind === "int32")
-    return tensor(Int32Array.from(i.values), { shape: i.shape, dtype: "int32", backend });
-  return tensor(Uint8Array.from(i.values), { shape: i.shape, dtype: "bool", backend });
 }
 
 /** Gradients of Σ_j ⟨outputs_j, random cotangent_j⟩ w.r.t. every float input, on `backend`. */
@@ -44,7 +31,7 @@ export function gradsOn(
   inputs: readonly Input[],
 ): number[][] {
   return tidy(() => {
-    const leaves = inputs.map((i) => make(i, backend));
+    const leaves = inputs.map((i) => toTensor(i, backend));
     for (const l of leaves) if (isFloating(l.dtype)) l.requiresGrad = true;
     const outs = [f(...leaves)].flat();
     const gen = new Generator(11);
@@ -73,4 +60,19 @@ export function expectFusedMatchesComposite(
       expect(ok, `input ${i} element ${e}: fused ${v} vs composite ${c}`).toBe(true);
     });
   });
+}
+
+/** On every sample of `arb`, the problem's fused rule equals the differentiated composite. */
+export function expectFusedHolds<S>(
+  arb: fc.Arbitrary<S>,
+  problem: (s: S) => GradProblem,
+  numRuns: number,
+): void {
+  fc.assert(
+    fc.property(arb, (s) => {
+      const { f, inputs } = problem(s);
+      expectFusedMatchesComposite(f, inputs);
+    }),
+    { ...RUNS, numRuns },
+  );
 }

@@ -1,4 +1,3 @@
-import "@tessera/backend-js";
 import {
   dropout,
   embedding,
@@ -6,54 +5,43 @@ import {
   gelu,
   layerNorm,
   logSoftmax,
-  setBackend,
   softmax,
   type Tensor,
   tensor,
   tidy,
 } from "@tessera/core";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { gradcheck } from "../src/index.js";
-import { expectFusedMatchesComposite, type Input } from "./fused-vs-composite.js";
+import { describe, expect, it } from "vitest";
+import { expectFusedHolds } from "./fused-vs-composite.js";
+import { expectGradcheckHolds, floats, type Input, numel, RUNS, toTensor, useJsBackend } from "./helpers.js";
 
-beforeAll(() => setBackend("js"));
+useJsBackend();
 
-const RUNS = { numRuns: 100, seed: 42 };
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const shapeArb = (minRank: number, maxRank: number) =>
   fc.array(fc.integer({ min: 1, max: 4 }), { minLength: minRank, maxLength: maxRank });
-const valuesArb = (n: number, lim = 3) =>
-  fc.array(fc.double({ min: -lim, max: lim, noNaN: true }), { minLength: n, maxLength: n });
-const withValues = (shape: number[]) => valuesArb(numel(shape)).map((values) => ({ shape, values }));
-const f64 = (i: Input) => tensor(i.values, { shape: i.shape, dtype: "float64" });
+const withValues = (shape: number[]) => floats(shape, -3, 3);
 
 describe("softmax and logSoftmax", () => {
   for (const [name, op] of [
     ["softmax", softmax],
     ["logSoftmax", logSoftmax],
   ] as const) {
+    const problem = ([x, dim]: [Input, number]) => ({ f: (t: Tensor) => op(t, dim), inputs: [x] });
+
     it(`${name} gradient matches finite differences along any dim`, () => {
-      fc.assert(
-        fc.property(
-          shapeArb(1, 3).chain((s) =>
-            fc.tuple(withValues(s), fc.integer({ min: -s.length, max: s.length - 1 })),
-          ),
-          ([x, dim]) => {
-            gradcheck((t) => op(t, dim), [f64(x)]);
-          },
+      expectGradcheckHolds(
+        shapeArb(1, 3).chain((s) =>
+          fc.tuple(withValues(s), fc.integer({ min: -s.length, max: s.length - 1 })),
         ),
-        RUNS,
+        problem,
       );
     });
 
     it(`${name} fused rule equals the differentiated composite`, () => {
-      fc.assert(
-        fc.property(
-          shapeArb(2, 3).chain((s) => fc.tuple(withValues(s), fc.integer({ min: 0, max: s.length - 1 }))),
-          ([x, dim]) => expectFusedMatchesComposite((t) => op(t, dim), [x]),
-        ),
-        { ...RUNS, numRuns: 30 },
+      expectFusedHolds(
+        shapeArb(2, 3).chain((s) => fc.tuple(withValues(s), fc.integer({ min: 0, max: s.length - 1 }))),
+        problem,
+        30,
       );
     });
   }
@@ -73,48 +61,31 @@ describe("layerNorm", () => {
         affine: fc.constant(affine),
       });
     });
-  const run =
-    (ns: number[], affine: boolean) =>
-    (x: Tensor, w: Tensor, b: Tensor): Tensor =>
-      affine ? layerNorm(x, ns, w, b, 1e-3) : layerNorm(x, ns, null, null, 1e-3);
+  const problem = (s: { x: Input; w: Input; b: Input; ns: number[]; affine: boolean }) => ({
+    f: (x: Tensor, w: Tensor, b: Tensor): Tensor =>
+      s.affine ? layerNorm(x, s.ns, w, b, 1e-3) : layerNorm(x, s.ns, null, null, 1e-3),
+    inputs: [s.x, s.w, s.b],
+  });
 
   it("layerNorm gradients (x, weight, bias) match finite differences", () => {
-    fc.assert(
-      fc.property(sample, ({ x, w, b, ns, affine }) => {
-        gradcheck(run(ns, affine), [f64(x), f64(w), f64(b)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(sample, problem);
   });
 
   it("layerNorm fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(sample, ({ x, w, b, ns, affine }) =>
-        expectFusedMatchesComposite(run(ns, affine), [x, w, b]),
-      ),
-      { ...RUNS, numRuns: 30 },
-    );
+    expectFusedHolds(sample, problem, 30);
   });
 });
 
 describe("gelu", () => {
   for (const approximate of ["none", "tanh"] as const) {
+    const problem = (x: Input) => ({ f: (t: Tensor) => gelu(t, { approximate }), inputs: [x] });
+
     it(`gelu (approximate '${approximate}') gradient matches finite differences`, () => {
-      fc.assert(
-        fc.property(shapeArb(1, 3).chain(withValues), (x) => {
-          gradcheck((t) => gelu(t, { approximate }), [f64(x)]);
-        }),
-        RUNS,
-      );
+      expectGradcheckHolds(shapeArb(1, 3).chain(withValues), problem);
     });
 
     it(`gelu (approximate '${approximate}') fused rule equals the differentiated composite`, () => {
-      fc.assert(
-        fc.property(shapeArb(1, 3).chain(withValues), (x) =>
-          expectFusedMatchesComposite((t) => gelu(t, { approximate }), [x]),
-        ),
-        { ...RUNS, numRuns: 30 },
-      );
+      expectFusedHolds(shapeArb(1, 3).chain(withValues), problem, 30);
     });
   }
 });
@@ -176,13 +147,10 @@ describe("embedding", () => {
     );
 
   it("embedding weight gradient matches finite differences (repeated rows add up)", () => {
-    fc.assert(
-      fc.property(sample, ({ w, idx, ishape }) => {
-        const indices = tensor(Int32Array.from(idx), { shape: ishape, dtype: "int32" });
-        gradcheck((t, i) => embedding(t, i), [f64(w), indices]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(sample, ({ w, idx, ishape }) => ({
+      f: (t: Tensor, i: Tensor) => embedding(t, i),
+      inputs: [w, { shape: ishape, values: idx, kind: "int32" }],
+    }));
   });
 
   it("embedding gives the paddingIdx row a zero gradient and the other rows their summed gradients", () => {
@@ -190,7 +158,7 @@ describe("embedding", () => {
       fc.property(sample, ({ w, idx, ishape, pad }) =>
         tidy(() => {
           const [num, dim] = w.shape as [number, number];
-          const weight = f64(w).requiresGrad_();
+          const weight = toTensor(w).requiresGrad_();
           const indices = tensor(Int32Array.from(idx), { shape: ishape, dtype: "int32" });
           const out = embedding(weight, indices, { paddingIdx: pad });
           const gOut = Array.from({ length: out.size }, (_, i) => (i % 7) - 3);

@@ -1,18 +1,11 @@
-import "@tessera/backend-js";
-import { scaledDotProductAttention, setBackend, type Tensor, tensor } from "@tessera/core";
+import { scaledDotProductAttention, type Tensor } from "@tessera/core";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { gradcheck } from "../src/index.js";
-import { expectFusedMatchesComposite, gradsOn, type Input } from "./fused-vs-composite.js";
+import { expectFusedHolds, gradsOn } from "./fused-vs-composite.js";
+import { expectGradcheckHolds, floats, type Input, numel, RUNS, toTensor, useJsBackend } from "./helpers.js";
 
-beforeAll(() => setBackend("js"));
-
-const RUNS = { numRuns: 100, seed: 42 };
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const floats = (shape: number[]): fc.Arbitrary<Input> =>
-  fc
-    .array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: numel(shape), maxLength: numel(shape) })
-    .map((values) => ({ shape, values }));
+useJsBackend();
 
 type MaskKind = "none" | "bool" | "float" | "padding";
 interface Sample {
@@ -83,32 +76,24 @@ function attend(s: Sample) {
   };
 }
 const inputsOf = (s: Sample) => [s.q, s.k, s.v, ...(s.mask ? [s.mask] : [])];
-const make = (i: Input) =>
-  i.kind === "bool"
-    ? tensor(Uint8Array.from(i.values), { shape: i.shape, dtype: "bool" })
-    : tensor(i.values, { shape: i.shape, dtype: "float64" });
+const problem = (s: Sample) => ({ f: attend(s), inputs: inputsOf(s) });
 
 describe("scaledDotProductAttention", () => {
   it("attention gradients (q, k, v, a float mask; output and weights) match finite differences", () => {
-    fc.assert(
-      fc.property(sampleArb, (s) => {
-        gradcheck(attend(s), inputsOf(s).map(make));
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(sampleArb, problem);
   });
 
   it("attention fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(sampleArb, (s) => expectFusedMatchesComposite(attend(s), inputsOf(s))),
-      { ...RUNS, numRuns: 50 },
-    );
+    expectFusedHolds(sampleArb, problem, 50);
   });
 
   it("attention gradients in 4-D [B,H,S,D] with causal masking match finite differences", () => {
     fc.assert(
       fc.property(floats([1, 2, 3, 2]), floats([1, 2, 3, 2]), floats([1, 2, 3, 2]), (q, k, v) => {
-        gradcheck((a, b, c) => scaledDotProductAttention(a, b, c, { isCausal: true }), [q, k, v].map(make));
+        gradcheck(
+          (a, b, c) => scaledDotProductAttention(a, b, c, { isCausal: true }),
+          [q, k, v].map((i) => toTensor(i)),
+        );
       }),
       { ...RUNS, numRuns: 30 },
     );

@@ -1,5 +1,3 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import "@tessera/backend-js";
 import {
   abs,
   ceil,
@@ -11,36 +9,18 @@ import {
   pow,
   relu,
   round,
-  setBackend,
   sign,
   sub,
   type Tensor,
   tensor,
   tidy,
-  tracedOpNames,
 } from "@tessera/core";
+import { describe, expect, it } from "vitest";
 import { ELEMENTWISE_GRAD_CASES } from "../../conformance/src/grad/cases/elementwise.js";
-import { runGradCase } from "../../conformance/src/grad/runner.js";
-import type { GradCase } from "../../conformance/src/grad/types.js";
-import { getGradRule, grad, gradStatus } from "../src/index.js";
+import { getGradRule, gradStatus } from "../src/index.js";
+import { expectCasePasses, expectRulesWithGradCases, grads, useJsBackend, values } from "./helpers.js";
 
-beforeAll(() => {
-  setBackend("js");
-});
-
-// biome-ignore lint/suspicious/noExplicitAny: test functions take one to three tensors.
-const grads = (f: (...xs: any[]) => Tensor, xs: Tensor[]) => grad(f, { argnums: xs.map((_, i) => i) })(...xs);
-const values = (t: Tensor | null | undefined) => Array.from(t!.dataSync() as Float32Array);
-
-/** Runs a case through the grad runner (gradcheck, float32 vs float64, leak check) and fails with its replay. */
-async function expectCasePasses(c: GradCase): Promise<void> {
-  const r = await runGradCase(c, { seed: 42, numRuns: 100 });
-  expect(
-    r.status,
-    r.failure ? `${r.failure.message}\n${r.failure.counterexample}\n${r.failure.replay}` : "",
-  ).toBe("passed");
-  expect(r.runs).toBe(100);
-}
+useJsBackend();
 
 describe("elementwise gradients match finite differences", () => {
   for (const c of ELEMENTWISE_GRAD_CASES) it(`${c.name} passes the grad runner`, () => expectCasePasses(c));
@@ -53,12 +33,7 @@ describe("elementwise gradient rules", () => {
       ..."floor ceil round sign add sub mul div pow maximum minimum where maskedFill silu clamp".split(" "),
     ];
     const nonDifferentiable = "isnan logicalNot eq ne lt le gt ge logicalAnd logicalOr".split(" ");
-    const covered = new Set(ELEMENTWISE_GRAD_CASES.flatMap((c) => c.ops));
-    for (const name of differentiable) {
-      expect(tracedOpNames()).toContain(name);
-      expect(gradStatus(name), name).toBe("rule");
-      expect(covered.has(name), `grad case for ${name}`).toBe(true);
-    }
+    expectRulesWithGradCases(differentiable, ELEMENTWISE_GRAD_CASES);
     for (const name of nonDifferentiable) expect(gradStatus(name), name).toBe("non-differentiable");
   });
 

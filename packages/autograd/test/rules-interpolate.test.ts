@@ -1,21 +1,10 @@
-import "@tessera/backend-js";
-import { type InterpolateOptions, interpolate, setBackend, tensor } from "@tessera/core";
+import { type InterpolateOptions, interpolate, type Tensor, tensor } from "@tessera/core";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { gradcheck } from "../src/index.js";
-import { expectFusedMatchesComposite, type Input } from "./fused-vs-composite.js";
+import { describe, expect, it } from "vitest";
+import { expectFusedHolds } from "./fused-vs-composite.js";
+import { expectGradcheckHolds, floats, type Input, pair, useJsBackend } from "./helpers.js";
 
-beforeAll(() => setBackend("js"));
-
-const RUNS = { numRuns: 100, seed: 42 };
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const withValues = (shape: number[]) =>
-  fc
-    .array(fc.double({ min: -2, max: 2, noNaN: true }), { minLength: numel(shape), maxLength: numel(shape) })
-    .map((values): Input => ({ shape, values }));
-const f64 = (i: Input) => tensor(i.values, { shape: i.shape, dtype: "float64" });
-const pair = (lo: number, hi: number) =>
-  fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
+useJsBackend();
 
 /** Up- and downsampling by size or scaleFactor (2× included, PyTorch's shortcut), both modes. */
 const sampleArb = fc
@@ -37,24 +26,21 @@ const sampleArb = fc
       ...(p.bySize ? { size: p.size } : { scaleFactor: p.scale }),
       ...(p.mode === "bilinear" ? { alignCorners: p.alignCorners } : {}),
     };
-    return withValues([p.n, p.c, hw[0]!, hw[1]!]).map((x) => ({ x, opts }));
+    return floats([p.n, p.c, hw[0]!, hw[1]!]).map((x) => ({ x, opts }));
   });
 
 describe("interpolate", () => {
+  const problem = (s: { x: Input; opts: InterpolateOptions }) => ({
+    f: (t: Tensor) => interpolate(t, s.opts),
+    inputs: [s.x],
+  });
+
   it("interpolate gradient matches finite differences (nearest, bilinear, alignCorners, size, scaleFactor)", () => {
-    fc.assert(
-      fc.property(sampleArb, (s) => {
-        gradcheck((x) => interpolate(x, s.opts), [f64(s.x)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(sampleArb, problem);
   });
 
   it("interpolate fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(sampleArb, (s) => expectFusedMatchesComposite((x) => interpolate(x, s.opts), [s.x])),
-      { ...RUNS, numRuns: 50 },
-    );
+    expectFusedHolds(sampleArb, problem, 50);
   });
 
   it("nearest upsampling by 2 sums each 2×2 block of the gradient into its source pixel", () => {

@@ -1,36 +1,9 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import "@tessera/backend-js";
-import {
-  linear,
-  matmul,
-  memory,
-  ones,
-  setBackend,
-  type Tensor,
-  tensor,
-  tidy,
-  tracedOpNames,
-} from "@tessera/core";
+import { linear, matmul, memory, ones, type Tensor, tensor, tidy } from "@tessera/core";
+import { describe, expect, it } from "vitest";
 import { LINALG_GRAD_CASES } from "../../conformance/src/grad/cases/linalg.js";
-import { runGradCase } from "../../conformance/src/grad/runner.js";
-import type { GradCase } from "../../conformance/src/grad/types.js";
-import { grad, gradStatus } from "../src/index.js";
+import { expectCasePasses, expectRulesWithGradCases, grads, useJsBackend, values } from "./helpers.js";
 
-beforeAll(() => {
-  setBackend("js");
-});
-
-// biome-ignore lint/suspicious/noExplicitAny: test functions take two or three tensors.
-const grads = (f: (...xs: any[]) => Tensor, xs: Tensor[]) => grad(f, { argnums: xs.map((_, i) => i) })(...xs);
-const values = (t: Tensor) => Array.from(t.dataSync() as Float32Array);
-
-/** Runs a case through the grad runner (gradcheck, float32 vs float64, leak check) and fails with its replay. */
-async function expectCasePasses(c: GradCase): Promise<void> {
-  const r = await runGradCase(c, { seed: 42, numRuns: 100 });
-  const why = r.failure ? `${r.failure.message}\n${r.failure.counterexample}\n${r.failure.replay}` : "";
-  expect(r.status, why).toBe("passed");
-  expect(r.runs).toBe(100);
-}
+useJsBackend();
 
 describe("matrix product gradients match finite differences", () => {
   for (const c of LINALG_GRAD_CASES) it(`${c.name} passes the grad runner`, () => expectCasePasses(c));
@@ -38,12 +11,7 @@ describe("matrix product gradients match finite differences", () => {
 
 describe("matrix product gradient rules", () => {
   it("matmul and linear have rules and grad cases", () => {
-    const covered = new Set(LINALG_GRAD_CASES.flatMap((c) => c.ops));
-    for (const name of ["matmul", "linear"]) {
-      expect(tracedOpNames()).toContain(name);
-      expect(gradStatus(name)).toBe("rule");
-      expect(covered.has(name)).toBe(true);
-    }
+    expectRulesWithGradCases(["matmul", "linear"], LINALG_GRAD_CASES);
   });
 
   it("gradients of broadcast batch dims come back at the operands' shapes, summed over the batch", () => {

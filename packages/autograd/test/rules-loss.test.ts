@@ -1,4 +1,3 @@
-import "@tessera/backend-js";
 import {
   binaryCrossEntropyWithLogits,
   type CrossEntropyOptions,
@@ -6,29 +5,18 @@ import {
   l1Loss,
   mseLoss,
   type Reduction,
-  setBackend,
   smoothL1Loss,
   type Tensor,
   tensor,
   tidy,
 } from "@tessera/core";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { gradcheck } from "../src/index.js";
-import { expectFusedMatchesComposite, type Input } from "./fused-vs-composite.js";
+import { expectFusedHolds } from "./fused-vs-composite.js";
+import { expectGradcheckHolds, floats, type Input, numel, toTensor, useJsBackend } from "./helpers.js";
 
-beforeAll(() => setBackend("js"));
-
-const RUNS = { numRuns: 100, seed: 42 };
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const floats = (shape: number[], min = -2, max = 2): fc.Arbitrary<Input> =>
-  fc
-    .array(fc.double({ min, max, noNaN: true }), { minLength: numel(shape), maxLength: numel(shape) })
-    .map((values) => ({ shape, values }));
-const make = (i: Input) =>
-  i.kind === "int32"
-    ? tensor(Int32Array.from(i.values), { shape: i.shape, dtype: "int32" })
-    : tensor(i.values, { shape: i.shape, dtype: "float64" });
+useJsBackend();
 const reductionArb = fc.constantFrom<Reduction>("none", "mean", "sum");
 
 // ---- cross entropy ---------------------------------------------------------------------------
@@ -76,9 +64,8 @@ const ceArb: fc.Arbitrary<CeSample> = fc
     });
   });
 
-const ceRun =
-  (s: CeSample) =>
-  (logits: Tensor, target: Tensor): Tensor => {
+const ceProblem = (s: CeSample) => ({
+  f: (logits: Tensor, target: Tensor): Tensor => {
     const opts: CrossEntropyOptions = {
       ignoreIndex: s.ignoreIndex,
       labelSmoothing: s.labelSmoothing,
@@ -86,23 +73,17 @@ const ceRun =
       weight: s.weight ? tensor(s.weight, { dtype: logits.dtype, backend: logits.backendName }) : null,
     };
     return crossEntropy(logits, target, opts);
-  };
+  },
+  inputs: [s.logits, s.target],
+});
 
 describe("crossEntropy", () => {
   it("crossEntropy (index targets, ignoreIndex, weight, labelSmoothing, every reduction) gradient matches finite differences", () => {
-    fc.assert(
-      fc.property(ceArb, (s) => {
-        gradcheck(ceRun(s), [make(s.logits), make(s.target)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(ceArb, ceProblem);
   });
 
   it("crossEntropy fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(ceArb, (s) => expectFusedMatchesComposite(ceRun(s), [s.logits, s.target])),
-      RUNS,
-    );
+    expectFusedHolds(ceArb, ceProblem, 100);
   });
 
   it("crossEntropy with probability targets differentiates logits and targets", () => {
@@ -114,7 +95,10 @@ describe("crossEntropy", () => {
         (shape, labelSmoothing, reduction) =>
           fc.assert(
             fc.property(floats(shape), floats(shape, 0, 1), (x, t) => {
-              gradcheck((a, b) => crossEntropy(a, b, { labelSmoothing, reduction }), [make(x), make(t)]);
+              gradcheck(
+                (a, b) => crossEntropy(a, b, { labelSmoothing, reduction }),
+                [toTensor(x), toTensor(t)],
+              );
             }),
             { numRuns: 5, seed: 1 },
           ),
@@ -171,12 +155,10 @@ describe("pairwise losses", () => {
   ];
   for (const [name, beta, f] of cases) {
     it(`${name} gradients w.r.t. input and target match finite differences`, () => {
-      fc.assert(
-        fc.property(pairArb(beta), ({ x, y, reduction }) => {
-          gradcheck((a, b) => f(a, b, reduction), [make(x), make(y)]);
-        }),
-        RUNS,
-      );
+      expectGradcheckHolds(pairArb(beta), ({ x, y, reduction }) => ({
+        f: (a: Tensor, b: Tensor) => f(a, b, reduction),
+        inputs: [x, y],
+      }));
     });
   }
 
@@ -208,21 +190,15 @@ describe("binaryCrossEntropyWithLogits", () => {
     );
 
   it("binaryCrossEntropyWithLogits gradients (input, target, weight, posWeight) match finite differences", () => {
-    fc.assert(
-      fc.property(bceArb, ({ x, y, weight, posWeight, reduction }) => {
-        const inputs = [x, y, ...(weight ? [weight] : []), ...(posWeight ? [posWeight] : [])].map(make);
-        gradcheck(
-          (a, b, ...rest) =>
-            binaryCrossEntropyWithLogits(a, b, {
-              reduction,
-              weight: weight ? rest[0] : null,
-              posWeight: posWeight ? rest[weight ? 1 : 0] : null,
-            }),
-          inputs,
-        );
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(bceArb, ({ x, y, weight, posWeight, reduction }) => ({
+      f: (a: Tensor, b: Tensor, ...rest: Tensor[]) =>
+        binaryCrossEntropyWithLogits(a, b, {
+          reduction,
+          weight: weight ? rest[0] : null,
+          posWeight: posWeight ? rest[weight ? 1 : 0] : null,
+        }),
+      inputs: [x, y, ...(weight ? [weight] : []), ...(posWeight ? [posWeight] : [])],
+    }));
   });
 
   it("binaryCrossEntropyWithLogits gradient at logit 0 is σ(0) − y, like torch", () => {

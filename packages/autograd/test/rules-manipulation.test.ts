@@ -1,5 +1,3 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import "@tessera/backend-js";
 import {
   cat,
   chunk,
@@ -9,7 +7,6 @@ import {
   pad,
   repeat,
   scatterAdd,
-  setBackend,
   split,
   type Tensor,
   tensor,
@@ -18,10 +15,12 @@ import {
   tracedOpNames,
 } from "@tessera/core";
 import * as fc from "fast-check";
+import { describe, expect, it } from "vitest";
 import { MANIPULATION_GRAD_CASES } from "../../conformance/src/grad/cases/manipulation.js";
 import { VIEW_GRAD_CASES } from "../../conformance/src/grad/cases/views.js";
-import type { GradCase, GradInput } from "../../conformance/src/grad/types.js";
-import { getGradRule, grad, gradcheck, gradStatus, registerGradRule } from "../src/index.js";
+import type { GradCase } from "../../conformance/src/grad/types.js";
+import { getGradRule, gradcheck, gradStatus, registerGradRule } from "../src/index.js";
+import { grads, RUNS, toTensor, useJsBackend, values } from "./helpers.js";
 
 // gradcheck and these tests reduce with sum; until the reduction rules land, a minimal one stands in.
 if (!getGradRule("sum")) {
@@ -39,31 +38,18 @@ if (!getGradRule("sum")) {
   });
 }
 
-/** Gradients of the scalar f w.r.t. every argument. */
-// biome-ignore lint/suspicious/noExplicitAny: test functions take one to three tensors.
-const grads = (f: (...xs: any[]) => Tensor, xs: Tensor[]) => grad(f, { argnums: xs.map((_, i) => i) })(...xs);
-
-beforeAll(() => {
-  setBackend("js");
-});
-
-const values = (t: Tensor | null | undefined) => Array.from(t!.dataSync() as Float32Array);
-
-function materialize(i: GradInput): Tensor {
-  const dtype = i.kind === "int32" ? "int32" : i.kind === "bool" ? "bool" : "float64";
-  return tensor(i.values, { shape: i.shape, dtype });
-}
+useJsBackend();
 
 /** Runs every sample of a case through gradcheck (float64 finite differences on 'js'). */
-function checkCase(c: GradCase, numRuns = 100): void {
+function checkCase(c: GradCase): void {
   fc.assert(
     fc.property(c.arbitrary, (sample) => {
       tidy(() => {
-        const inputs = sample.inputs.map(materialize);
+        const inputs = sample.inputs.map((i) => toTensor(i));
         gradcheck((...xs) => c.run(xs, sample.attrs), inputs, c.tolerance?.gradcheck);
       });
     }),
-    { numRuns, seed: 42 },
+    RUNS,
   );
 }
 

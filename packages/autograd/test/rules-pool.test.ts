@@ -1,22 +1,16 @@
-import "@tessera/backend-js";
-import { adaptiveAvgPool2d, avgPool2d, maxPool2d, setBackend, type Tensor, tensor } from "@tessera/core";
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d, type Tensor, tensor } from "@tessera/core";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { gradcheck } from "../src/index.js";
-import { expectFusedMatchesComposite, type Input } from "./fused-vs-composite.js";
+import { describe, expect, it } from "vitest";
+import { expectFusedHolds, expectFusedMatchesComposite } from "./fused-vs-composite.js";
+import { expectGradcheckHolds, type Input, numel, pair, useJsBackend } from "./helpers.js";
 
-beforeAll(() => setBackend("js"));
+useJsBackend();
 
-const RUNS = { numRuns: 100, seed: 42 };
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 /** Distinct values at least 0.05 apart, so no window has a tie within the finite-difference step. */
 const distinct = (shape: number[]) =>
   fc
     .uniqueArray(fc.integer({ min: -60, max: 60 }), { minLength: numel(shape), maxLength: numel(shape) })
     .map((v): Input => ({ shape, values: v.map((i) => i * 0.05) }));
-const f64 = (i: Input) => tensor(i.values, { shape: i.shape, dtype: "float64" });
-const pair = (lo: number, hi: number) =>
-  fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
 const xShapeArb = (maxHW: number) =>
   fc
     .record({ n: fc.integer({ min: 0, max: 2 }), c: fc.integer({ min: 1, max: 2 }), hw: pair(1, maxHW) })
@@ -71,28 +65,18 @@ const poolArb = (withDilation: boolean): fc.Arbitrary<PoolSample> =>
     });
 
 describe("maxPool2d", () => {
-  const run = (s: PoolSample) => (x: Tensor) =>
-    maxPool2d(x, s.kernel, {
-      stride: s.opts.stride,
-      padding: s.opts.padding,
-      dilation: s.opts.dilation,
-      ceilMode: s.opts.ceilMode,
-    });
+  // maxPool2d takes every option but countIncludePad.
+  const problem = ({ x, kernel, opts: { countIncludePad, ...opts } }: PoolSample) => ({
+    f: (t: Tensor) => maxPool2d(t, kernel, opts),
+    inputs: [x],
+  });
 
   it("maxPool2d gradient matches finite differences (stride, padding, dilation, ceilMode)", () => {
-    fc.assert(
-      fc.property(poolArb(true), (s) => {
-        gradcheck(run(s), [f64(s.x)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(poolArb(true), problem);
   });
 
   it("maxPool2d fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(poolArb(true), (s) => expectFusedMatchesComposite(run(s), [s.x])),
-      { ...RUNS, numRuns: 50 },
-    );
+    expectFusedHolds(poolArb(true), problem, 50);
   });
 
   it("maxPool2d sends a tied window's gradient to its first maximum, like torch", () => {
@@ -114,28 +98,18 @@ describe("maxPool2d", () => {
 });
 
 describe("avgPool2d", () => {
-  const run = (s: PoolSample) => (x: Tensor) =>
-    avgPool2d(x, s.kernel, {
-      stride: s.opts.stride,
-      padding: s.opts.padding,
-      ceilMode: s.opts.ceilMode,
-      countIncludePad: s.opts.countIncludePad,
-    });
+  // avgPool2d takes every option but dilation.
+  const problem = ({ x, kernel, opts: { dilation, ...opts } }: PoolSample) => ({
+    f: (t: Tensor) => avgPool2d(t, kernel, opts),
+    inputs: [x],
+  });
 
   it("avgPool2d gradient matches finite differences (stride, padding, ceilMode, countIncludePad)", () => {
-    fc.assert(
-      fc.property(poolArb(false), (s) => {
-        gradcheck(run(s), [f64(s.x)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(poolArb(false), problem);
   });
 
   it("avgPool2d fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(poolArb(false), (s) => expectFusedMatchesComposite(run(s), [s.x])),
-      { ...RUNS, numRuns: 50 },
-    );
+    expectFusedHolds(poolArb(false), problem, 50);
   });
 });
 
@@ -144,19 +118,16 @@ describe("adaptiveAvgPool2d", () => {
     .record({ shape: xShapeArb(6), out: pair(1, 4) })
     .chain((p) => distinct(p.shape).map((x) => ({ x, out: p.out })));
 
+  const problem = (s: { x: Input; out: [number, number] }) => ({
+    f: (t: Tensor) => adaptiveAvgPool2d(t, s.out),
+    inputs: [s.x],
+  });
+
   it("adaptiveAvgPool2d gradient matches finite differences (overlapping windows included)", () => {
-    fc.assert(
-      fc.property(adaptiveArb, (s) => {
-        gradcheck((x) => adaptiveAvgPool2d(x, s.out), [f64(s.x)]);
-      }),
-      RUNS,
-    );
+    expectGradcheckHolds(adaptiveArb, problem);
   });
 
   it("adaptiveAvgPool2d fused rule equals the differentiated composite", () => {
-    fc.assert(
-      fc.property(adaptiveArb, (s) => expectFusedMatchesComposite((x) => adaptiveAvgPool2d(x, s.out), [s.x])),
-      { ...RUNS, numRuns: 50 },
-    );
+    expectFusedHolds(adaptiveArb, problem, 50);
   });
 });
