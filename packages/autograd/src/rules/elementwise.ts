@@ -4,6 +4,7 @@
  * inputs are its operands by position, null where one is a number.
  */
 import {
+  COMPARE_OPS,
   div,
   eq,
   ge,
@@ -203,15 +204,5 @@ registerGradRule<[Tensor, Bound?, Bound?]>("clamp", {
   },
 });
 
-declareNonDifferentiable(
-  "isnan",
-  "logicalNot",
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-  "logicalAnd",
-  "logicalOr",
-);
+// Bool results: comparisons and logic (COMPARE_OPS), logicalNot, isnan.
+declareNonDifferentiable(...COMPARE_OPS, "logicalNot", "isnan");
