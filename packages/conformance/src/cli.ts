@@ -137,18 +137,12 @@ function lookup(name: string): Backend {
 }
 
 function options(args: Args): ConformanceOptions {
-  const o: ConformanceOptions = {};
+  const o: ConformanceOptions = { ...replayOptions(args) };
   const ref = one(args, "reference");
   if (ref) {
     const r = lookup(ref);
     o.reference = () => r;
   }
-  const runs = int(args, "runs");
-  if (runs !== undefined) o.numRuns = runs;
-  const seed = int(args, "seed");
-  if (seed !== undefined) o.seed = seed;
-  const path = one(args, "path");
-  if (path !== undefined) o.path = path;
   const cases = list(args, "case");
   if (cases) o.cases = cases;
   const kernels = list(args, "kernel");
@@ -156,14 +150,20 @@ function options(args: Args): ConformanceOptions {
   return o;
 }
 
-function gradOptions(args: Args, backend: string): GradConformanceOptions {
-  const o: GradConformanceOptions = { backend };
+/** --runs, --seed and --path (the parts of a replay line both property modes take). */
+function replayOptions(args: Args): { numRuns?: number; seed?: number; path?: string } {
+  const o: { numRuns?: number; seed?: number; path?: string } = {};
   const runs = int(args, "runs");
   if (runs !== undefined) o.numRuns = runs;
   const seed = int(args, "seed");
   if (seed !== undefined) o.seed = seed;
   const path = one(args, "path");
   if (path !== undefined) o.path = path;
+  return o;
+}
+
+function gradOptions(args: Args, backend: string): GradConformanceOptions {
+  const o: GradConformanceOptions = { backend, ...replayOptions(args) };
   const regex = one(args, "cases");
   const exact = list(args, "case");
   if (regex !== undefined && exact) throw new UsageError("grad: give --cases REGEX or case=NAME, not both");
