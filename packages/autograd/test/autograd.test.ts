@@ -2,11 +2,13 @@ import { JsBackend } from "@tessera/backend-js";
 import {
   arange,
   cat,
+  matmul,
   memory,
   randn,
   registerBackend,
   removeBackend,
   setBackend,
+  softmax,
   type Tensor,
   tensor,
   tidy,
@@ -221,6 +223,28 @@ describe("retainGrad and hooks", () => {
     loss.backward();
     expect(got).toEqual([2, 4]);
     for (const t of [x, loss]) t.dispose();
+  });
+});
+
+describe("attention-gradient tools", () => {
+  it("a hook on the softmax weights of an attention sees dL/dP = dO·vᵀ", () => {
+    const q = randn([2, 4, 8]).requiresGrad_();
+    const k = randn([2, 4, 8]);
+    const v = randn([2, 4, 8]);
+    const probe = randn([2, 4, 8]);
+    let seen: Tensor | null = null;
+    const loss = tidy(() => {
+      const p = softmax(matmul(q, k.mT).mul(8 ** -0.5), -1);
+      p.registerHook((g) => {
+        seen = g.clone().keep();
+      });
+      return matmul(p, v).mul(probe).sum();
+    });
+    loss.backward();
+    // dL/dO is the probe, so dL/dP = probe·vᵀ.
+    const want = tidy(() => matmul(probe, v.mT));
+    expectClose(seen, values(want), 1e-5);
+    for (const t of [q, k, v, probe, loss, want, seen!]) t.dispose();
   });
 });
 
