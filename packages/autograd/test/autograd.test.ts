@@ -352,6 +352,25 @@ describe("views", () => {
     for (const t of [x, e, l1, y, ye, l2]) t.dispose();
   });
 
+  it("asStrided of a transposed tensor addresses storage, so the gradient lands on the viewed storage elements", () => {
+    const x = arange(0, 12, 1, { dtype: "float32" }).reshape([3, 4]).requiresGrad_();
+    const t = x.transpose(0, 1); // [4,3], strides [1,4]: not row-major
+    // Storage elements 4i + j for i, j < 2, i.e. x[i][j]; element (1,1) twice via overlap.
+    const loss = tidy(() =>
+      t
+        .asStrided([2, 2], [4, 1], 0)
+        .sum()
+        .add(t.asStrided([1], [1], 5).sum()),
+    );
+    loss.backward();
+    expect(x.grad!.arraySync()).toEqual([
+      [1, 1, 0, 0],
+      [1, 2, 0, 0],
+      [0, 0, 0, 0],
+    ]);
+    for (const v of [x, t, loss]) v.dispose();
+  });
+
   it("leaves gradients of an expanded zero-size tensor empty but shaped", () => {
     const x = zeros([0, 3]).requiresGrad_();
     const loss = tidy(() => x.sum());

@@ -121,15 +121,26 @@ function padAlong(g: Tensor, d: number, before: number, after: number): Tensor {
  * element adds into the base element at the same storage position (overlapping windows add up).
  */
 export function viewBackward(g: Tensor, base: TensorInfo, out: TensorInfo): Tensor {
-  const baseIndex = new Map<number, number>();
-  forEachPosition(base, (p, e) => baseIndex.set(p, e));
-  const index = new Int32Array(g.size);
-  forEachPosition(out, (p, e) => {
-    const i = baseIndex.get(p);
-    if (i === undefined) throw new Error("autograd: a strided view reaches memory outside its base tensor");
-    index[e] = i;
-  });
   const n = base.shape.reduce((a, b) => a * b, 1);
+  // Storage position → base element. A contiguous base (stepped slices and unfold use one) maps by
+  // subtraction; any other layout (asStrided of a strided tensor) needs the table.
+  const index = positions(out);
+  if (isRowMajor(base)) {
+    for (let e = 0; e < index.length; e++) {
+      const i = index[e]! - base.offset;
+      if (i < 0 || i >= n) throw new Error(OUTSIDE);
+      index[e] = i;
+    }
+  } else {
+    const basePos = positions(base);
+    const baseIndex = new Map<number, number>();
+    for (let e = 0; e < basePos.length; e++) baseIndex.set(basePos[e]!, e);
+    for (let e = 0; e < index.length; e++) {
+      const i = baseIndex.get(index[e]!);
+      if (i === undefined) throw new Error(OUTSIDE);
+      index[e] = i;
+    }
+  }
   const be = { dtype: g.dtype, backend: g.backendName } as const;
   const flat = scatterAdd(
     zeros([n], be),
@@ -140,14 +151,26 @@ export function viewBackward(g: Tensor, base: TensorInfo, out: TensorInfo): Tens
   return flat.reshape(base.shape);
 }
 
-/** Calls fn(storage position, row-major element index) for every element of a layout. */
-function forEachPosition(t: TensorInfo, fn: (pos: number, e: number) => void): void {
+const OUTSIDE = "autograd: a strided view reaches memory outside its base tensor";
+
+function isRowMajor(t: TensorInfo): boolean {
+  let acc = 1;
+  for (let k = t.shape.length - 1; k >= 0; k--) {
+    if (t.shape[k] !== 1 && t.strides[k] !== acc) return false;
+    acc *= t.shape[k]!;
+  }
+  return true;
+}
+
+/** The storage position of every element of a layout, in row-major order. */
+function positions(t: TensorInfo): Int32Array {
   const rank = t.shape.length;
   const n = t.shape.reduce((a, b) => a * b, 1);
+  const out = new Int32Array(n);
   const idx = new Array<number>(rank).fill(0);
   let p = t.offset;
   for (let e = 0; e < n; e++) {
-    fn(p, e);
+    out[e] = p;
     for (let k = rank - 1; k >= 0; k--) {
       p += t.strides[k]!;
       if (++idx[k]! < t.shape[k]!) break;
@@ -155,4 +178,5 @@ function forEachPosition(t: TensorInfo, fn: (pos: number, e: number) => void): v
       idx[k] = 0;
     }
   }
+  return out;
 }
