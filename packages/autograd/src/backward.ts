@@ -235,6 +235,14 @@ function processNode(
   }
   const n = node as Node;
   if (n.consumed && n.hadSaved) throw new Error(SECOND_PASS);
+  n.saved?.forEach((t, i) => {
+    if (t && t.storage.version !== n.savedVersions[i]) {
+      throw new Error(
+        `backward: a tensor ${fmtShape(t.shape)} that '${n.name}' saved for backward was modified in place ` +
+          "(by adamUpdate) after it was saved; update parameters after backward(), or detach what you update",
+      );
+    }
+  });
   const grads = n.outputs.map((o, s) => {
     if (slots[s]) return slots[s]!;
     if (!o.differentiable) return null as unknown as Tensor;

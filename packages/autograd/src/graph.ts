@@ -97,6 +97,8 @@ export class Node extends GraphNode {
   /** True once backward ran without retainGraph and freed the saved tensors. */
   consumed = false;
   readonly hadSaved: boolean;
+  /** Each saved tensor's storage version when it was saved (in-place writes bump it). */
+  readonly savedVersions: readonly number[];
   constructor(
     readonly name: string,
     readonly rule: GradRule,
@@ -110,6 +112,7 @@ export class Node extends GraphNode {
     super();
     this.saved = saved;
     this.hadSaved = saved.some((t) => t !== null);
+    this.savedVersions = saved.map((t) => t?.storage.version ?? 0);
   }
 
   freeSaved(): void {

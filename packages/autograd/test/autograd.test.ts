@@ -1,5 +1,6 @@
 import { JsBackend } from "@tessera/backend-js";
 import {
+  adamUpdate,
   arange,
   cat,
   matmul,
@@ -159,6 +160,17 @@ describe("graph lifetime", () => {
     loss.backward();
     expectClose(x.grad, [2, 2 * Math.E]);
     for (const t of [x, loss]) t.dispose();
+  });
+
+  it("backward refuses to read a saved tensor that adamUpdate changed in place", () => {
+    const w = tensor([1, 2, 3]).requiresGrad_();
+    const loss = tidy(() => w.mul(w).sum()); // mul saved w
+    const g = tensor([1, 1, 1]);
+    const m = tensor([0, 0, 0]);
+    const v = tensor([0, 0, 0]);
+    adamUpdate(w, g, m, v, { lr: 0.1, step: 1 });
+    expect(() => loss.backward()).toThrow(/'mul' saved for backward was modified in place/);
+    for (const t of [w, loss, g, m, v]) t.dispose();
   });
 
   it("disposing the results of a forward pass without backward frees the graph", () => {

@@ -11,6 +11,8 @@ import { bytesPerElement } from "./dtype.js";
 /** Reference-counted storage shared by a tensor and its views. */
 export class Storage {
   refs = 1;
+  /** Bumped by every in-place write (adamUpdate), so a saved tensor can tell it was modified. */
+  version = 0;
   constructor(
     readonly backend: Backend,
     readonly id: DataId,

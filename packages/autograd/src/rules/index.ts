@@ -10,3 +10,8 @@ import "./linalg.js";
 import "./conv.js";
 import "./pool.js";
 import "./interpolate.js";
+
+import { declareNonDifferentiable } from "../registry.js";
+
+// The optimizer's in-place update: it runs on leaves after backward and is never recorded.
+declareNonDifferentiable("adamUpdate");
