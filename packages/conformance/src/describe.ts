@@ -8,6 +8,12 @@
  */
 import type { Backend } from "@tessera/core";
 import { describeSample } from "./arbitraries.js";
+import {
+  formatGradFailure,
+  type GradConformanceOptions,
+  runGradCase,
+  selectGradCases,
+} from "./grad/runner.js";
 import { type ConformanceOptions, Session, selectCases } from "./runner.js";
 import type { CaseReport } from "./types.js";
 
@@ -52,6 +58,46 @@ export async function describeConformance(
           return;
         }
         if (r.status === "failed") throw new Error(formatFailure(r));
+      });
+    }
+  });
+}
+
+/**
+ * The gradient catalogue as vitest tests on the registered backend `backend`: one `it` per case,
+ * each checking finite differences, the backend's gradients against backend-js's float64 ones and,
+ * for fused ops, the fused backward against the composite. TESSERA_CONFORMANCE_SEED and
+ * TESSERA_CONFORMANCE_CASE (comma-separated names) replay a failure.
+ */
+export async function describeGradConformance(
+  backend: string,
+  options: Omit<GradConformanceOptions, "backend" | "onCase"> = {},
+): Promise<void> {
+  let vitest: typeof import("vitest");
+  try {
+    vitest = await import("vitest");
+  } catch {
+    throw new Error(
+      "describeGradConformance needs vitest (an optional peer dependency): install it, or use runGradConformance()",
+    );
+  }
+  const { describe, it } = vitest;
+  const envCases = process.env.TESSERA_CONFORMANCE_CASE;
+  const cases = selectGradCases(
+    options.cases ?? (envCases ? envCases.split(",") : undefined),
+    options.catalogue,
+  );
+  const runs = options.numRuns ?? 100;
+  describe(`grad conformance: ${backend} (${runs} runs per case)`, () => {
+    for (const c of cases) {
+      it(`${c.name}${c.fused ? " (fused vs composite too)" : ""}`, async (ctx) => {
+        const r = await runGradCase(c, { ...options, backend });
+        if (r.status === "unsupported") {
+          console.warn(`${c.name}: unsupported on ${backend}: ${r.reason}`);
+          ctx.skip();
+        }
+        if (r.status === "failed") throw new Error(formatGradFailure(r));
+        if (r.runs !== runs) throw new Error(`${c.name}: ran ${r.runs} samples, expected ${runs}`);
       });
     }
   });

@@ -4,6 +4,7 @@
  * ```ts
  * import { describeConformance } from "@tessera/conformance";
  * await describeConformance(() => new MyBackend());           // vitest: one `it` per case
+ * await describeGradConformance("my-backend");                // gradients of every op, one `it` per case
  * const report = await runConformance(() => new MyBackend()); // anywhere
  * ```
  */
@@ -12,7 +13,7 @@ export * from "./arbitraries.js";
 export { CATALOGUE } from "./cases/index.js";
 export { type CliIO, formatGradReport, formatReport, main, parseArgs } from "./cli.js";
 export { compareOutputs, fmtNumber, type Output } from "./compare.js";
-export { describeConformance, formatFailure } from "./describe.js";
+export { describeConformance, describeGradConformance, formatFailure } from "./describe.js";
 export { TORCH_FIXTURES_DIR } from "./fixtures-dir.js";
 export { GRAD_CATALOGUE } from "./grad/cases/index.js";
 export {

@@ -17,6 +17,7 @@ import {
   selectGradCases,
 } from "../src/grad/runner.js";
 import type { GradCase } from "../src/grad/types.js";
+import { describeGradConformance } from "../src/index.js";
 
 const shape23 = fc.constantFrom<number[]>([2, 3], [3, 4], [1, 5], [4]);
 const values = (shape: number[], lo = -2, hi = 2) =>
@@ -155,17 +156,9 @@ describe("grad runner", () => {
   });
 });
 
-// One test per case: a single 30-second synchronous test starves vitest's worker RPC.
-describe("grad catalogue passes 100 runs per case on backend-js", () => {
-  it("covers every case of the catalogue", () => {
-    expect(GRAD_CATALOGUE.length).toBeGreaterThan(100);
-  });
-  for (const c of GRAD_CATALOGUE) {
-    it(c.name, async () => {
-      const r = await runGradCase(c, { numRuns: 100 });
-      expect(r.failure ? formatGradFailure(r) : (r.reason ?? ""), c.name).toBe("");
-      expect(r.status).toBe("passed");
-      expect(r.runs).toBe(100);
-    });
-  }
+// One test per case (describeGradConformance): a single 30-second synchronous test starves
+// vitest's worker RPC.
+it("the catalogue has a case for well over a hundred op variants", () => {
+  expect(GRAD_CATALOGUE.length).toBeGreaterThan(100);
 });
+await describeGradConformance("js", { numRuns: 100 });
