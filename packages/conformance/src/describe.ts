@@ -17,19 +17,20 @@ import {
 import { type ConformanceOptions, Session, selectCases } from "./runner.js";
 import type { CaseReport } from "./types.js";
 
+/** vitest, or an error naming the vitest-free alternative to `fn`. */
+async function loadVitest(fn: string, alternative: string): Promise<typeof import("vitest")> {
+  try {
+    return await import("vitest");
+  } catch {
+    throw new Error(`${fn} needs vitest (an optional peer dependency): install it, or use ${alternative}()`);
+  }
+}
+
 export async function describeConformance(
   factory: () => Backend,
   options: ConformanceOptions = {},
 ): Promise<void> {
-  let vitest: typeof import("vitest");
-  try {
-    vitest = await import("vitest");
-  } catch {
-    throw new Error(
-      "describeConformance needs vitest (an optional peer dependency): install it, or use runConformance()",
-    );
-  }
-  const { describe, it, afterAll } = vitest;
+  const { describe, it, afterAll } = await loadVitest("describeConformance", "runConformance");
   const envCases = process.env.TESSERA_CONFORMANCE_CASE;
   const envPath = process.env.TESSERA_CONFORMANCE_PATH;
   const opts: ConformanceOptions = {
@@ -73,15 +74,7 @@ export async function describeGradConformance(
   backend: string,
   options: Omit<GradConformanceOptions, "backend" | "onCase"> = {},
 ): Promise<void> {
-  let vitest: typeof import("vitest");
-  try {
-    vitest = await import("vitest");
-  } catch {
-    throw new Error(
-      "describeGradConformance needs vitest (an optional peer dependency): install it, or use runGradConformance()",
-    );
-  }
-  const { describe, it } = vitest;
+  const { describe, it } = await loadVitest("describeGradConformance", "runGradConformance");
   const envCases = process.env.TESSERA_CONFORMANCE_CASE;
   const cases = selectGradCases(
     options.cases ?? (envCases ? envCases.split(",") : undefined),
