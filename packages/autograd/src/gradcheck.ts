@@ -5,7 +5,7 @@
  */
 import { fmtShape, Generator, isFloating, randn, type Tensor, tensor, tidy } from "@tessera/core";
 import { runBackward } from "./backward.js";
-import { edgeOf } from "./graph.js";
+import { edgeOf, tensorOutputs } from "./graph.js";
 import { enableGrad, noGrad } from "./mode.js";
 
 export interface GradcheckOptions {
@@ -34,14 +34,7 @@ export interface GradcheckReport {
 type Outputs = Tensor | readonly Tensor[] | Readonly<Record<string, Tensor | null>>;
 
 function floatOutputs(out: Outputs): Tensor[] {
-  const list: unknown[] = Array.isArray(out)
-    ? out
-    : out && typeof out === "object" && !("shape" in out)
-      ? Object.values(out)
-      : [out];
-  return list.filter(
-    (t): t is Tensor => t !== null && typeof t === "object" && isFloating((t as Tensor).dtype),
-  );
+  return tensorOutputs(out).filter((t): t is Tensor => t !== null && isFloating(t.dtype));
 }
 
 /**

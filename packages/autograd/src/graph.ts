@@ -167,7 +167,8 @@ function tensorArgs(args: readonly unknown[]): Tensor[] {
   return out;
 }
 
-function tensorOutputs(out: unknown): (Tensor | null)[] {
+/** An op's output tensors: the Tensor, the array, or the object's Tensor values. */
+export function tensorOutputs(out: unknown): (Tensor | null)[] {
   if (out instanceof Tensor) return [out];
   if (Array.isArray(out)) return out.map((t) => (t instanceof Tensor ? t : null));
   if (out && typeof out === "object") return Object.values(out).map((t) => (t instanceof Tensor ? t : null));
