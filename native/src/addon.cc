@@ -1,0 +1,373 @@
+// The narrow Node-API binding (DESIGN §3): allocate, upload, download (sync and async), free,
+// execute(op code, views, attributes), synchronize, info. Every argument is checked here before a
+// kernel sees it; a broken precondition becomes a JS exception, never a crash.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <unordered_map>
+
+#include "gemm/gemm.h"
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct Buffer {
+  DType dtype;
+  int64_t numel;
+  size_t bytes;
+  void* data;
+  Buffer(DType d, int64_t n) : dtype(d), numel(n), bytes(static_cast<size_t>(n) * dtype_size(d)) {
+    // 64-byte alignment for SIMD loads; at least one cache line so that empty storages have an address.
+    size_t alloc = (bytes + 63) / 64 * 64;
+    if (alloc == 0) alloc = 64;
+    data = std::aligned_alloc(64, alloc);
+    if (!data) throw std::bad_alloc();
+  }
+  ~Buffer() { std::free(data); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+};
+
+/** Per-environment state: the storage table (worker threads each get their own). */
+struct Instance {
+  std::unordered_map<uint32_t, std::shared_ptr<Buffer>> buffers;
+  uint32_t next_id = 1;
+  int64_t bytes = 0;
+};
+
+Instance& instance(Napi::Env env) { return *env.GetInstanceData<Instance>(); }
+
+[[noreturn]] void throw_js(Napi::Env env, const std::string& msg) {
+  throw Napi::Error::New(env, "tessera native: " + msg);
+}
+
+double number_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw_js(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t lo, int64_t hi) {
+  double v = number_arg(info, i, what);
+  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != std::floor(v))
+    throw_js(info.Env(), std::string(what) + " must be an integer in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "], got " + std::to_string(v));
+  return static_cast<int64_t>(v);
+}
+
+std::shared_ptr<Buffer> buffer_arg(const Napi::CallbackInfo& info, size_t i) {
+  int64_t id = int_arg(info, i, "storage id", 1, 0xffffffffLL);
+  auto& bufs = instance(info.Env()).buffers;
+  auto it = bufs.find(static_cast<uint32_t>(id));
+  if (it == bufs.end()) throw_js(info.Env(), "storage " + std::to_string(id) + " is not allocated (freed already?)");
+  return it->second;
+}
+
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+Napi::Value Allocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t code = int_arg(info, 0, "dtype code", 0, kNumDTypes - 1);
+  int64_t n = int_arg(info, 1, "element count", 0, kMaxElements);
+  Instance& inst = instance(env);
+  std::shared_ptr<Buffer> buf;
+  try {
+    buf = std::make_shared<Buffer>(static_cast<DType>(code), n);
+  } catch (const std::bad_alloc&) {
+    throw_js(env, "out of memory allocating " + std::to_string(n) + " elements of " +
+                      dtype_name(static_cast<DType>(code)));
+  }
+  uint32_t id = inst.next_id++;
+  if (inst.next_id == 0) inst.next_id = 1;
+  inst.bytes += static_cast<int64_t>(buf->bytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(buf->bytes));
+  inst.buffers.emplace(id, std::move(buf));
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t id = int_arg(info, 0, "storage id", 1, 0xffffffffLL);
+  Instance& inst = instance(env);
+  auto it = inst.buffers.find(static_cast<uint32_t>(id));
+  if (it == inst.buffers.end()) return Napi::Boolean::New(env, false);
+  int64_t bytes = static_cast<int64_t>(it->second->bytes);
+  inst.buffers.erase(it);  // an in-flight async read keeps its own reference
+  inst.bytes -= bytes;
+  Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  return Napi::Boolean::New(env, true);
+}
+
+/** upload(id, typedArray, elementOffset): copies the typed array's bytes into the storage. */
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto buf = buffer_arg(info, 0);
+  if (info.Length() < 2 || !info[1].IsTypedArray()) throw_js(env, "upload: values must be a typed array");
+  auto arr = info[1].As<Napi::TypedArray>();
+  int64_t offset = int_arg(info, 2, "upload offset", 0, kMaxElements);
+  size_t es = dtype_size(buf->dtype);
+  size_t nbytes = arr.ByteLength();
+  if (arr.ElementSize() != es)
+    throw_js(env, std::string("upload: a ") + dtype_name(buf->dtype) + " storage takes " + std::to_string(es) +
+                      "-byte elements, got a typed array of " + std::to_string(arr.ElementSize()) + "-byte elements");
+  int64_t count = static_cast<int64_t>(nbytes / es);
+  if (offset + count > buf->numel)
+    throw_js(env, "upload: " + std::to_string(count) + " elements at offset " + std::to_string(offset) +
+                      " overrun a storage of " + std::to_string(buf->numel));
+  const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  if (nbytes) std::memcpy(static_cast<uint8_t*>(buf->data) + offset * es, src, nbytes);
+  return env.Undefined();
+}
+
+struct Range {
+  std::shared_ptr<Buffer> buf;
+  size_t begin, bytes;
+};
+
+Range read_range(const Napi::CallbackInfo& info) {
+  auto buf = buffer_arg(info, 0);
+  int64_t offset = int_arg(info, 1, "read offset", 0, kMaxElements);
+  int64_t size = int_arg(info, 2, "read size", 0, kMaxElements);
+  if (offset + size > buf->numel)
+    throw_js(info.Env(), "read: " + std::to_string(size) + " elements at offset " + std::to_string(offset) +
+                             " overrun a storage of " + std::to_string(buf->numel));
+  size_t es = dtype_size(buf->dtype);
+  return {buf, static_cast<size_t>(offset) * es, static_cast<size_t>(size) * es};
+}
+
+/** readSync(id, offset, size) -> ArrayBuffer holding a copy of the elements. */
+Napi::Value ReadSync(const Napi::CallbackInfo& info) {
+  Range r = read_range(info);
+  auto ab = Napi::ArrayBuffer::New(info.Env(), r.bytes);
+  if (r.bytes) std::memcpy(ab.Data(), static_cast<uint8_t*>(r.buf->data) + r.begin, r.bytes);
+  return ab;
+}
+
+/** The copy of an async read runs on libuv's thread pool; the promise resolves with an ArrayBuffer. */
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, Range r)
+      : Napi::AsyncWorker(env), range_(std::move(r)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    bytes_.reset(new (std::nothrow) uint8_t[range_.bytes ? range_.bytes : 1]);
+    if (!bytes_) {
+      SetError("out of memory reading a storage");
+      return;
+    }
+    if (range_.bytes) std::memcpy(bytes_.get(), static_cast<uint8_t*>(range_.buf->data) + range_.begin, range_.bytes);
+    range_.buf.reset();
+  }
+  void OnOK() override {
+    auto ab = Napi::ArrayBuffer::New(Env(), range_.bytes);
+    if (range_.bytes) std::memcpy(ab.Data(), bytes_.get(), range_.bytes);
+    deferred_.Resolve(ab);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Range range_;
+  std::unique_ptr<uint8_t[]> bytes_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  auto* w = new ReadWorker(info.Env(), read_range(info));
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+/**
+ * Decodes the view table: [count, then per view: id, dtype, ndim, offset, shape[ndim], strides[ndim]];
+ * id 0 is an absent optional view (ndim 0). Bounds are checked against each storage.
+ */
+void decode_views(Napi::Env env, const double* d, size_t len, Instance& inst, std::vector<View>& out) {
+  auto need = [&](size_t pos, size_t n) {
+    if (pos + n > len) throw_js(env, "execute: the view table is truncated");
+  };
+  auto integer = [&](double v, const char* what, double lo, double hi) -> int64_t {
+    if (!(v >= lo && v <= hi) || v != std::floor(v))
+      throw_js(env, std::string("execute: view ") + what + " is out of range or not an integer");
+    return static_cast<int64_t>(v);
+  };
+  need(0, 1);
+  int64_t count = integer(d[0], "count", 0, 64);
+  size_t pos = 1;
+  out.resize(static_cast<size_t>(count));
+  for (int64_t v = 0; v < count; v++) {
+    need(pos, 4);
+    int64_t id = integer(d[pos], "id", 0, 4294967295.0);
+    int64_t dtype = integer(d[pos + 1], "dtype", 0, kNumDTypes - 1);
+    int64_t ndim = integer(d[pos + 2], "rank", 0, kMaxDims);
+    int64_t offset = integer(d[pos + 3], "offset", 0, static_cast<double>(kMaxElements));
+    pos += 4;
+    need(pos, static_cast<size_t>(2 * ndim));
+    View& view = out[static_cast<size_t>(v)];
+    view = View{};
+    if (id == 0) {
+      if (ndim != 0) throw_js(env, "execute: an absent view must have rank 0");
+      continue;
+    }
+    auto it = inst.buffers.find(static_cast<uint32_t>(id));
+    if (it == inst.buffers.end())
+      throw_js(env, "execute: view " + std::to_string(v) + " names storage " + std::to_string(id) +
+                        ", which is not allocated");
+    Buffer& buf = *it->second;
+    if (static_cast<int64_t>(buf.dtype) != dtype)
+      throw_js(env, "execute: view " + std::to_string(v) + " says " + dtype_name(static_cast<DType>(dtype)) +
+                        " but its storage is " + dtype_name(buf.dtype));
+    view.data = buf.data;
+    view.dtype = buf.dtype;
+    view.ndim = static_cast<int>(ndim);
+    view.offset = offset;
+    int64_t n = 1, lo = offset, hi = offset;
+    for (int64_t i = 0; i < ndim; i++) {
+      int64_t s = integer(d[pos + i], "dimension", 0, static_cast<double>(kMaxElements));
+      int64_t st = integer(d[pos + ndim + i], "stride", -static_cast<double>(kMaxElements),
+                           static_cast<double>(kMaxElements));
+      view.shape[i] = s;
+      view.strides[i] = st;
+      n *= s;
+      if (n > kMaxElements) throw_js(env, "execute: view " + std::to_string(v) + " has too many elements");
+      if (s > 0) {
+        if (st >= 0) hi += (s - 1) * st;
+        else lo += (s - 1) * st;
+      }
+    }
+    pos += static_cast<size_t>(2 * ndim);
+    view.numel = n;
+    if (n > 0 && (lo < 0 || hi >= buf.numel))
+      throw_js(env, "execute: view " + std::to_string(v) + " addresses elements [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + "] outside its storage of " + std::to_string(buf.numel));
+  }
+  if (pos != len) throw_js(env, "execute: the view table has trailing values");
+}
+
+const double* f64_array(const Napi::CallbackInfo& info, size_t i, const char* what, size_t& len) {
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw_js(info.Env(), std::string("execute: ") + what + " must be a Float64Array");
+  auto a = info[i].As<Napi::Float64Array>();
+  len = a.ElementLength();
+  return a.Data();
+}
+
+/** execute(opCode, views: Float64Array, attrs: Float64Array) */
+Napi::Value Execute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& table = kernels();
+  int64_t code = int_arg(info, 0, "op code", 0, static_cast<int64_t>(table.size()) - 1);
+  size_t nv = 0, na = 0;
+  const double* vd = f64_array(info, 1, "views", nv);
+  const double* ad = f64_array(info, 2, "attrs", na);
+  Call call;
+  call.op = table[static_cast<size_t>(code)].first.c_str();
+  decode_views(env, vd, nv, instance(env), call.views);
+  call.attrs.assign(ad, ad + na);
+  try {
+    table[static_cast<size_t>(code)].second(call);
+  } catch (const Error& e) {
+    throw_js(env, e.what());
+  } catch (const std::bad_alloc&) {
+    throw_js(env, std::string(call.op) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw_js(env, std::string(call.op) + ": " + e.what());
+  }
+  return env.Undefined();
+}
+
+Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  auto d = Napi::Promise::Deferred::New(info.Env());
+  d.Resolve(info.Env().Undefined());  // CPU kernels complete before execute returns
+  return d.Promise();
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  Instance& inst = instance(info.Env());
+  auto o = Napi::Object::New(info.Env());
+  o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(inst.buffers.size())));
+  o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(inst.bytes)));
+  return o;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("version", kVersion);
+  o.Set("isa", isa());
+  o.Set("threads", num_threads());
+  const CpuFeatures& f = cpu_features();
+  auto feats = Napi::Object::New(env);
+  feats.Set("avx2", f.avx2);
+  feats.Set("fma", f.fma);
+  feats.Set("f16c", f.f16c);
+  feats.Set("avx512f", f.avx512f);
+  feats.Set("avx512bw", f.avx512bw);
+  feats.Set("avx512dq", f.avx512dq);
+  feats.Set("avx512vl", f.avx512vl);
+  o.Set("cpuFeatures", feats);
+  const auto& table = kernels();
+  auto ops = Napi::Array::New(env, table.size());
+  for (size_t i = 0; i < table.size(); i++) ops.Set(static_cast<uint32_t>(i), table[i].first);
+  o.Set("ops", ops);
+#if defined(__clang__)
+  o.Set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  o.Set("compiler", std::string("gcc ") + __VERSION__);
+#else
+  o.Set("compiler", "unknown");
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  o.Set("sanitized", true);
+#else
+  o.Set("sanitized", false);
+#endif
+  return o;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = int_arg(info, 0, "thread count", 1, 1024);
+  try {
+    set_num_threads(static_cast<int>(n));
+  } catch (const Error& e) {
+    throw_js(info.Env(), e.what());
+  }
+  return Napi::Number::New(info.Env(), num_threads());
+}
+
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  int64_t threads = int_arg(info, 0, "thread count", 1, 1024);
+  double seconds = number_arg(info, 1, "seconds");
+  if (!(seconds > 0 && seconds <= 10)) throw_js(info.Env(), "fmaPeak: seconds must be in (0, 10]");
+  return Napi::Number::New(info.Env(), fma_peak_gflops(static_cast<int>(threads), seconds));
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new Instance());
+  exports.Set("allocate", Napi::Function::New(env, Allocate));
+  exports.Set("free", Napi::Function::New(env, Free));
+  exports.Set("upload", Napi::Function::New(env, Upload));
+  exports.Set("readSync", Napi::Function::New(env, ReadSync));
+  exports.Set("read", Napi::Function::New(env, Read));
+  exports.Set("execute", Napi::Function::New(env, Execute));
+  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
+  exports.Set("memory", Napi::Function::New(env, Memory));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
+  return exports;
+}
+
+}  // namespace tessera
+
+static Napi::Object InitTessera(Napi::Env env, Napi::Object exports) { return tessera::Init(env, exports); }
+
+NODE_API_MODULE(tessera_native, InitTessera)

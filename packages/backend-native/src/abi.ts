@@ -1,0 +1,114 @@
+/**
+ * The contract between this package and the addon in `native/`: dtype codes, the view table and,
+ * per kernel, the order of views and attributes `execute` receives. The C++ side registers kernels
+ * by these names (`TESSERA_KERNEL(name)`); the codes are looked up by name in `info().ops` at load.
+ *
+ * View table (Float64Array): [count, then per view: storageId, dtypeCode, rank, offset, ...shape,
+ * ...strides]; storageId 0 marks an absent optional view (rank 0). Strides are in elements.
+ *
+ * Kernels, as `name: views | attrs` (outputs last among the views; `?` = optional, may be absent).
+ * Views are contiguous unless marked "strided". Half-precision (float16/bfloat16) views reach only
+ * copy, fill, where and gather: the TypeScript side computes everything else in float32 temporaries.
+ *
+ * - copy: src (strided), dst (strided) | — ; any dtype pair, same shape; float→int truncates, →bool is x != 0
+ * - fill: dst (strided) | value
+ * - random: dst (float32 or int32) | kind (0 uniform, 1 normal, 2 bernoulli, 3 randint), p1, p2, key0, key1, counter
+ *     uniform: p1 = low, p2 = high; normal: mean, std; bernoulli: p, 0; randint: low, high
+ * - unary: x (strided), out (strided) | op index in UNARY_OPS
+ * - binary: a (strided), b (strided), out (strided) | op index in BINARY_OPS
+ * - where: cond (strided, bool), a (strided), b (strided), out (strided) | —
+ * - reduce: x, out | op index in REDUCE_OPS, ...axes (sorted)
+ * - matmul: a, b, out | transA (0/1), transB (0/1); batch dims broadcast as in Backend.matmul
+ * - gather: x, index (int32), out | dim
+ * - scatterAdd: dst, index (int32), src | dim (dst updated in place)
+ * - softmax, logSoftmax: x, out | dim
+ * - softmaxBackward, logSoftmaxBackward: y, dy, dx | dim
+ * - layerNorm: x, weight?, bias?, out | normalizedSize, eps
+ * - layerNormBackward: x, weight?, dy, dx, dweight?, dbias? | normalizedSize, eps
+ * - gelu: x, out | approximate (0 'none', 1 'tanh')
+ * - geluBackward: x, dy, dx | approximate
+ * - attention: q, k, v, mask?, out, weights? | scale, causal (0/1)
+ * - attentionBackward: q, k, v, mask?, dout, dq, dk, dv, dmask? | scale, causal
+ * - conv2d: x, w, bias?, out | strideH, strideW, padH, padW, dilationH, dilationW, groups
+ * - convTranspose2d: x, w, bias?, out | strideH, strideW, padH, padW, dilationH, dilationW, groups,
+ *     outputPaddingH, outputPaddingW
+ * - maxPool2d, avgPool2d: x, out | kernelH, kernelW, strideH, strideW, padH, padW, dilationH,
+ *     dilationW, ceilMode (0/1), countIncludePad (0/1)
+ * - adaptiveAvgPool2d: x, out | —
+ * - interpolate: x, out | mode (0 nearest, 1 bilinear), alignCorners (0/1), scaleH, scaleW
+ * - crossEntropy: logits, target (int32), weight?, out | ignoreIndex, labelSmoothing,
+ *     reduction (0 none, 1 mean, 2 sum)
+ * - adamUpdate: param, grad, m, v (all float32, updated in place) | lr, beta1, beta2, eps,
+ *     weightDecay, decoupled (0/1), step
+ */
+import type { DType } from "@tessera/core";
+
+export const DTYPE_CODES: Readonly<Record<DType, number>> = {
+  float32: 0,
+  float64: 1,
+  int32: 2,
+  bool: 3,
+  float16: 4,
+  bfloat16: 5,
+};
+
+/** Every kernel the TypeScript side calls; the addon must register each of them. */
+export const KERNEL_NAMES = [
+  "copy",
+  "fill",
+  "random",
+  "unary",
+  "binary",
+  "where",
+  "reduce",
+  "matmul",
+  "gather",
+  "scatterAdd",
+  "softmax",
+  "logSoftmax",
+  "softmaxBackward",
+  "logSoftmaxBackward",
+  "layerNorm",
+  "layerNormBackward",
+  "gelu",
+  "geluBackward",
+  "attention",
+  "attentionBackward",
+  "conv2d",
+  "convTranspose2d",
+  "maxPool2d",
+  "avgPool2d",
+  "adaptiveAvgPool2d",
+  "interpolate",
+  "crossEntropy",
+  "adamUpdate",
+] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+export const RANDOM_KINDS = { uniform: 0, normal: 1, bernoulli: 2, randint: 3 } as const;
+export const REDUCTIONS = { none: 0, mean: 1, sum: 2 } as const;
+
+/** The addon's exports (native/src/addon.cc). */
+export interface Addon {
+  allocate(dtype: number, size: number): number;
+  free(id: number): boolean;
+  upload(id: number, values: ArrayBufferView, offset: number): void;
+  readSync(id: number, offset: number, size: number): ArrayBuffer;
+  read(id: number, offset: number, size: number): Promise<ArrayBuffer>;
+  execute(op: number, views: Float64Array, attrs: Float64Array): void;
+  synchronize(): Promise<void>;
+  memory(): { handles: number; bytes: number };
+  info(): AddonInfo;
+  setNumThreads(n: number): number;
+  fmaPeak(threads: number, seconds: number): number;
+}
+
+export interface AddonInfo {
+  version: string;
+  isa: "avx512" | "avx2" | "generic";
+  threads: number;
+  cpuFeatures: Record<string, boolean>;
+  ops: string[];
+  compiler: string;
+  sanitized: boolean;
+}

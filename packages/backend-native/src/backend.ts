@@ -1,0 +1,445 @@
+/**
+ * The native backend: storage lives in the addon's memory, every kernel is one `execute` call.
+ * Arguments were validated by core; this class only encodes them (abi.ts), and the addon checks its
+ * own preconditions again, so a bad call is an exception rather than a crash.
+ *
+ * float16/bfloat16 are stored natively; copy, fill, where and gather move their 16-bit patterns,
+ * and every other kernel computes in float32 temporaries (`withF32`), as the Backend contract allows.
+ */
+import {
+  type AdamAttrs,
+  type AttentionAttrs,
+  type Backend,
+  type BackendInfo,
+  BINARY_OPS,
+  type BinaryOp,
+  type ConvAttrs,
+  type ConvTransposeAttrs,
+  type CrossEntropyAttrs,
+  contiguousStrides,
+  type DataId,
+  type DType,
+  FUSED_KERNELS,
+  type FusedKernelName,
+  type FusedKernels,
+  type InterpolateAttrs,
+  isHalf,
+  numel,
+  type PoolAttrs,
+  REDUCE_OPS,
+  type RandomDistribution,
+  type RandomState,
+  type ReduceOp,
+  type StorageArray,
+  storageArray,
+  UNARY_OPS,
+  type UnaryOp,
+  type View,
+} from "@tessera/core";
+import { type Addon, type AddonInfo, DTYPE_CODES, RANDOM_KINDS, REDUCTIONS } from "./abi.js";
+import { loadAddon } from "./loader.js";
+
+export const NATIVE_DTYPES: readonly DType[] = ["float32", "int32", "bool", "float16", "bfloat16"];
+
+export interface NativeBackendOptions {
+  /** Backend name (default 'native'). */
+  name?: string;
+  /** Fused kernels to expose (default: every one the binary has). Pass [] for primitives only. */
+  fused?: readonly FusedKernelName[];
+  /** Thread-pool size; default TESSERA_NUM_THREADS or the number of cores. */
+  threads?: number;
+}
+
+/** The handle core keeps for a storage: the addon's numeric id. */
+interface NativeHandle {
+  readonly id: number;
+  readonly dtype: DType;
+}
+
+const idOf = (h: DataId): number => (h as unknown as NativeHandle).id;
+
+const UNARY_CODES = new Map<UnaryOp, number>(UNARY_OPS.map((op, i) => [op, i]));
+const BINARY_CODES = new Map<BinaryOp, number>(BINARY_OPS.map((op, i) => [op, i]));
+const REDUCE_CODES = new Map<ReduceOp, number>(REDUCE_OPS.map((op, i) => [op, i]));
+const NO_ATTRS = new Float64Array(0);
+
+/** Encodes views into the addon's view table (abi.ts). */
+function viewTable(views: readonly (View | null)[]): Float64Array {
+  let len = 1;
+  for (const v of views) len += 4 + (v ? 2 * v.shape.length : 0);
+  const t = new Float64Array(len);
+  t[0] = views.length;
+  let p = 1;
+  for (const v of views) {
+    if (!v) {
+      p += 4; // id 0, dtype 0, rank 0, offset 0
+      continue;
+    }
+    const r = v.shape.length;
+    t[p] = idOf(v.id);
+    t[p + 1] = DTYPE_CODES[v.dtype];
+    t[p + 2] = r;
+    t[p + 3] = v.offset;
+    for (let i = 0; i < r; i++) {
+      t[p + 4 + i] = v.shape[i]!;
+      t[p + 4 + r + i] = v.strides[i]!;
+    }
+    p += 4 + 2 * r;
+  }
+  return t;
+}
+
+export class NativeBackend implements Backend {
+  readonly name: string;
+  readonly dtypes = NATIVE_DTYPES;
+  readonly fused: Partial<FusedKernels>;
+  private readonly addon: Addon;
+  private readonly codes = new Map<string, number>();
+  private readonly addonInfo: AddonInfo;
+  /** Kernels the contract offers but this binary does not register (served by composites). */
+  readonly missingKernels: readonly string[];
+
+  constructor(opts: NativeBackendOptions = {}) {
+    const { addon, status } = loadAddon();
+    if (!addon) throw new Error(`backend 'native' is unavailable: ${status.reason}`);
+    this.addon = addon;
+    this.name = opts.name ?? "native";
+    if (opts.threads !== undefined) this.setNumThreads(opts.threads);
+    this.addonInfo = addon.info();
+    this.addonInfo.ops.forEach((op, i) => {
+      this.codes.set(op, i);
+    });
+    const all = this.allFused();
+    const missing: string[] = [];
+    const fused: Partial<FusedKernels> = {};
+    const wanted = opts.fused ?? (Object.keys(all) as FusedKernelName[]);
+    for (const k of wanted) {
+      if (!(k in all)) {
+        throw new RangeError(
+          `NativeBackend: unknown fused kernel '${k as string}' (known: ${FUSED_KERNELS.join(", ")})`,
+        );
+      }
+      if (!this.codes.has(k)) {
+        missing.push(k);
+        continue;
+      }
+      (fused as Record<string, unknown>)[k] = all[k];
+    }
+    for (const k of Object.keys(all)) if (!this.codes.has(k) && !missing.includes(k)) missing.push(k);
+    this.missingKernels = missing;
+    this.fused = Object.freeze(fused);
+  }
+
+  /** Resizes the addon's thread pool (shared by every NativeBackend in this process). */
+  setNumThreads(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 1024) {
+      throw new RangeError(`setNumThreads: expected an integer in [1, 1024], got ${n}`);
+    }
+    return this.addon.setNumThreads(n);
+  }
+
+  get numThreads(): number {
+    return this.addon.info().threads;
+  }
+
+  /** GFLOP/s of a register-resident FMA loop: the machine's single-precision peak on `threads` threads. */
+  fmaPeak(threads = this.numThreads, seconds = 0.25): number {
+    return this.addon.fmaPeak(threads, seconds);
+  }
+
+  private allFused(): FusedKernels {
+    return {
+      softmax: (x, dim, out) => this.rowwise("softmax", x, dim, out),
+      logSoftmax: (x, dim, out) => this.rowwise("logSoftmax", x, dim, out),
+      layerNorm: (x, w, b, size, eps, out) =>
+        this.withF32([x, w, b], [out], ([cx, cw, cb], [co]) =>
+          this.exec("layerNorm", [cx!, cw!, cb!, co!], [size, eps]),
+        ),
+      gelu: (x, approximate, out) =>
+        this.withF32([x], [out], ([cx], [co]) => this.exec("gelu", [cx!, co!], [approximate === "tanh" ? 1 : 0])),
+      attention: (q, k, v, mask, attrs: AttentionAttrs, out, weights) =>
+        this.withF32([q, k, v, mask], [out, weights], ([cq, ck, cv, cm], [co, cw]) =>
+          this.exec("attention", [cq!, ck!, cv!, cm!, co!, cw!], [attrs.scale, attrs.causal ? 1 : 0]),
+        ),
+      conv2d: (x, w, bias, attrs: ConvAttrs, out) =>
+        this.withF32([x, w, bias], [out], ([cx, cw, cb], [co]) =>
+          this.exec("conv2d", [cx!, cw!, cb!, co!], convAttrs(attrs)),
+        ),
+      convTranspose2d: (x, w, bias, attrs: ConvTransposeAttrs, out) =>
+        this.withF32([x, w, bias], [out], ([cx, cw, cb], [co]) =>
+          this.exec("convTranspose2d", [cx!, cw!, cb!, co!], [...convAttrs(attrs), ...attrs.outputPadding]),
+        ),
+      maxPool2d: (x, attrs, out) => this.pool("maxPool2d", x, attrs, out),
+      avgPool2d: (x, attrs, out) => this.pool("avgPool2d", x, attrs, out),
+      adaptiveAvgPool2d: (x, out) =>
+        this.withF32([x], [out], ([cx], [co]) => this.exec("adaptiveAvgPool2d", [cx!, co!], [])),
+      interpolate: (x, attrs: InterpolateAttrs, out) =>
+        this.withF32([x], [out], ([cx], [co]) =>
+          this.exec(
+            "interpolate",
+            [cx!, co!],
+            [attrs.mode === "bilinear" ? 1 : 0, attrs.alignCorners ? 1 : 0, attrs.scale[0], attrs.scale[1]],
+          ),
+        ),
+      crossEntropy: (logits, target, weight, attrs: CrossEntropyAttrs, out) =>
+        this.withF32([logits, target, weight], [out], ([cl, ct, cw], [co]) =>
+          this.exec(
+            "crossEntropy",
+            [cl!, ct!, cw!, co!],
+            [attrs.ignoreIndex, attrs.labelSmoothing, REDUCTIONS[attrs.reduction]],
+          ),
+        ),
+      adamUpdate: (param, grad, m, v, attrs: AdamAttrs) =>
+        this.withF32([grad], [param, m, v], ([cg], [cp, cm, cv]) =>
+          this.exec(
+            "adamUpdate",
+            [cp!, cg!, cm!, cv!],
+            [
+              attrs.lr,
+              attrs.beta1,
+              attrs.beta2,
+              attrs.eps,
+              attrs.weightDecay,
+              attrs.decoupled ? 1 : 0,
+              attrs.step,
+            ],
+          ),
+        ),
+      ...this.backwardKernels(),
+    } as FusedKernels;
+  }
+
+  /** Backward kernels of fused ops (see FusedKernels in core). */
+  private backwardKernels() {
+    return {
+      softmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
+        this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec("softmaxBackward", [cy!, cd!, co!], [dim])),
+      logSoftmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
+        this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec("logSoftmaxBackward", [cy!, cd!, co!], [dim])),
+      layerNormBackward: (
+        x: View,
+        weight: View | null,
+        dy: View,
+        normalizedSize: number,
+        eps: number,
+        dx: View,
+        dweight: View | null,
+        dbias: View | null,
+      ) =>
+        this.withF32([x, weight, dy], [dx, dweight, dbias], ([cx, cw, cd], [co, cdw, cdb]) =>
+          this.exec("layerNormBackward", [cx!, cw!, cd!, co!, cdw!, cdb!], [normalizedSize, eps]),
+        ),
+      geluBackward: (x: View, dy: View, approximate: "none" | "tanh", dx: View) =>
+        this.withF32([x, dy], [dx], ([cx, cd], [co]) =>
+          this.exec("geluBackward", [cx!, cd!, co!], [approximate === "tanh" ? 1 : 0]),
+        ),
+      attentionBackward: (
+        q: View,
+        k: View,
+        v: View,
+        mask: View | null,
+        dout: View,
+        attrs: AttentionAttrs,
+        dq: View,
+        dk: View,
+        dv: View,
+        dmask: View | null,
+      ) =>
+        this.withF32([q, k, v, mask, dout], [dq, dk, dv, dmask], ([cq, ck, cv, cm, cd], [oq, ok, ov, om]) =>
+          this.exec(
+            "attentionBackward",
+            [cq!, ck!, cv!, cm!, cd!, oq!, ok!, ov!, om!],
+            [attrs.scale, attrs.causal ? 1 : 0],
+          ),
+        ),
+    };
+  }
+
+  // ---- storage ----
+  allocate(dtype: DType, size: number): DataId {
+    return { id: this.addon.allocate(DTYPE_CODES[dtype], size), dtype } as unknown as DataId;
+  }
+  free(id: DataId): void {
+    this.addon.free(idOf(id));
+  }
+  write(id: DataId, values: StorageArray, offset: number): void {
+    this.addon.upload(idOf(id), values, offset);
+  }
+  readSync(id: DataId, offset: number, size: number): StorageArray {
+    return this.wrap(id, this.addon.readSync(idOf(id), offset, size));
+  }
+  async read(id: DataId, offset: number, size: number): Promise<StorageArray> {
+    return this.wrap(id, await this.addon.read(idOf(id), offset, size));
+  }
+  memory(): { handles: number; bytes: number } {
+    return this.addon.memory();
+  }
+  info(): BackendInfo {
+    const i = this.addon.info();
+    const { status } = loadAddon();
+    return {
+      description: `native addon ${i.version}, cpu: ${i.isa} GEMM, ${i.threads} thread${i.threads === 1 ? "" : "s"} (${i.compiler})`,
+      device: "cpu",
+      isa: i.isa,
+      threads: i.threads,
+      cpuFeatures: i.cpuFeatures,
+      binary: status.binary,
+      sanitized: i.sanitized,
+      missingKernels: this.missingKernels,
+    };
+  }
+  async synchronize(): Promise<void> {
+    await this.addon.synchronize();
+  }
+
+  /** The bytes of a read as the storage dtype's typed array. */
+  private wrap(id: DataId, buf: ArrayBuffer): StorageArray {
+    const Ctor = storageArray((id as unknown as NativeHandle).dtype, 0).constructor as new (
+      b: ArrayBuffer,
+    ) => StorageArray;
+    return new Ctor(buf);
+  }
+
+  // ---- plumbing ----
+  private code(kernel: string): number {
+    const c = this.codes.get(kernel);
+    if (c === undefined) throw new Error(`native: the addon has no kernel '${kernel}'`);
+    return c;
+  }
+
+  private exec(kernel: string, views: readonly (View | null)[], attrs: readonly number[]): void {
+    this.addon.execute(this.code(kernel), viewTable(views), attrs.length ? Float64Array.from(attrs) : NO_ATTRS);
+  }
+
+  /**
+   * Runs `fn` with half-precision views replaced by contiguous float32 temporaries (outputs are
+   * decoded too, for kernels that update in place) and encodes the outputs back.
+   */
+  private withF32(
+    ins: readonly (View | null)[],
+    outs: readonly (View | null)[],
+    fn: (ins: (View | null)[], outs: (View | null)[]) => void,
+  ): void {
+    if (!ins.some((v) => v && isHalf(v.dtype)) && !outs.some((v) => v && isHalf(v.dtype))) {
+      fn(ins as (View | null)[], outs as (View | null)[]);
+      return;
+    }
+    const temps: number[] = [];
+    const conv = (v: View | null): View | null => {
+      if (!v || !isHalf(v.dtype)) return v;
+      const n = numel(v.shape);
+      const id = this.addon.allocate(DTYPE_CODES.float32, n);
+      temps.push(id);
+      const t: View = {
+        id: { id, dtype: "float32" } as unknown as DataId,
+        dtype: "float32",
+        shape: v.shape,
+        strides: contiguousStrides(v.shape),
+        offset: 0,
+      };
+      this.exec("copy", [v, t], []);
+      return t;
+    };
+    try {
+      const ci = ins.map(conv);
+      const co = outs.map(conv);
+      fn(ci, co);
+      outs.forEach((o, i) => {
+        if (o && isHalf(o.dtype)) this.exec("copy", [co[i]!, o], []);
+      });
+    } finally {
+      for (const t of temps) this.addon.free(t);
+    }
+  }
+
+  private rowwise(kernel: "softmax" | "logSoftmax", x: View, dim: number, out: View): void {
+    this.withF32([x], [out], ([cx], [co]) => this.exec(kernel, [cx!, co!], [dim]));
+  }
+
+  private pool(kernel: "maxPool2d" | "avgPool2d", x: View, a: PoolAttrs, out: View): void {
+    this.withF32([x], [out], ([cx], [co]) =>
+      this.exec(
+        kernel,
+        [cx!, co!],
+        [...a.kernel, ...a.stride, ...a.padding, ...a.dilation, a.ceilMode ? 1 : 0, a.countIncludePad ? 1 : 0],
+      ),
+    );
+  }
+
+  // ---- primitives ----
+  copy(src: View, dst: View): void {
+    this.exec("copy", [src, dst], []);
+  }
+
+  fill(dst: View, value: number): void {
+    this.exec("fill", [dst], [value]);
+  }
+
+  random(dst: View, dist: RandomDistribution, state: RandomState): void {
+    const [p1, p2] =
+      dist.kind === "uniform"
+        ? [dist.low, dist.high]
+        : dist.kind === "normal"
+          ? [dist.mean, dist.std]
+          : dist.kind === "bernoulli"
+            ? [dist.p, 0]
+            : [dist.low, dist.high];
+    const attrs = [RANDOM_KINDS[dist.kind], p1, p2, state.key[0], state.key[1], state.counter];
+    if (dst.dtype === "float32" || dst.dtype === "int32") {
+      this.exec("random", [dst], attrs);
+      return;
+    }
+    // bool and half: draw float32 and convert, as core rounds float64 draws to the storage dtype.
+    const n = numel(dst.shape);
+    const id = this.addon.allocate(DTYPE_CODES.float32, n);
+    try {
+      const t: View = {
+        id: { id, dtype: "float32" } as unknown as DataId,
+        dtype: "float32",
+        shape: dst.shape,
+        strides: contiguousStrides(dst.shape),
+        offset: 0,
+      };
+      this.exec("random", [t], attrs);
+      this.exec("copy", [t, dst], []);
+    } finally {
+      this.addon.free(id);
+    }
+  }
+
+  unary(op: UnaryOp, x: View, out: View): void {
+    this.withF32([x], [out], ([cx], [co]) => this.exec("unary", [cx!, co!], [UNARY_CODES.get(op)!]));
+  }
+
+  binary(op: BinaryOp, a: View, b: View, out: View): void {
+    this.withF32([a, b], [out], ([ca, cb], [co]) =>
+      this.exec("binary", [ca!, cb!, co!], [BINARY_CODES.get(op)!]),
+    );
+  }
+
+  where(cond: View, a: View, b: View, out: View): void {
+    this.exec("where", [cond, a, b, out], []);
+  }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
+    this.withF32([x], [out], ([cx], [co]) => this.exec("reduce", [cx!, co!], [REDUCE_CODES.get(op)!, ...axes]));
+  }
+
+  matmul(a: View, b: View, transA: boolean, transB: boolean, out: View): void {
+    this.withF32([a, b], [out], ([ca, cb], [co]) =>
+      this.exec("matmul", [ca!, cb!, co!], [transA ? 1 : 0, transB ? 1 : 0]),
+    );
+  }
+
+  gather(x: View, index: View, dim: number, out: View): void {
+    this.exec("gather", [x, index, out], [dim]);
+  }
+
+  scatterAdd(dst: View, index: View, src: View, dim: number): void {
+    this.withF32([index, src], [dst], ([ci, cs], [cd]) => this.exec("scatterAdd", [cd!, ci!, cs!], [dim]));
+  }
+}
+
+function convAttrs(a: ConvAttrs): number[] {
+  return [...a.stride, ...a.padding, ...a.dilation, a.groups];
+}
