@@ -1,0 +1,438 @@
+// Scaled dot-product attention, forward and backward, flash-attention style on the CPU.
+//
+// Views (abi.ts): attention: q [B,Sq,D], k [B,Sk,D], v [B,Sk,Dv], mask? [B,Sq,Sk], out [B,Sq,Dv],
+// weights? [B,Sq,Sk] | scale, causal. attentionBackward: q, k, v, mask?, dout [B,Sq,Dv], dq, dk, dv,
+// dmask? | scale, causal. All float32 and contiguous (the TS side converts half views).
+//
+// Semantics follow backend-js (packages/backend-js/src/kernels/attention.ts): logits = scale·q·kᵀ + mask,
+// causal sets keys j > i to -Inf (top-left aligned, also when Sq != Sk), a row with every key masked
+// gives NaN (0/0) in out and weights, Sk == 0 gives out = 0.
+//
+// Forward without weights: per (batch, block of TQ queries), key tiles of TK: logits tile by a small
+// GEMM against the packed kᵀ tile, online softmax (running max / sum per row, the accumulator rescaled
+// when the max grows), acc += P·v. The Sq×Sk matrix never exists; causal skips tiles past the
+// diagonal. With weights: one tile spans all (unmasked) keys, so the normalised P is the weights.
+//
+// Backward: a forward recompute per query block gives each row's log-sum-exp and
+// D_i = dout_i·out_i; then per key tile, over the query blocks that see it: P = exp(S - lse),
+// dv += Pᵀ·dout, dP = dout·vᵀ, dS = P∘(dP - D), dmask = dS, dq += scale·dS·k, dk += scale·dSᵀ·q.
+// dk/dv of a key tile are owned by one task; dq is accumulated per batch (parallel over batches)
+// or, for few batches, into per-thread partials summed in a fixed order.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tessera.h"
+
+namespace tessera {
+
+#if defined(__x86_64__)
+void attn_gemm_nn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, float* C, int64_t ldc, bool acc);
+float attn_exp_sum_avx512(float* s, int64_t n, float shift);
+#endif
+
+namespace {
+
+constexpr int64_t TQ = 64;
+constexpr int64_t TK = 128;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// ---- tile primitives (generic versions; AVX-512 ones in attention_avx512.cc) ----
+
+// C[m,n] (+)= A[m,k]·B[k,n], row-major.
+void gemm_nn_generic(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                     float* C, int64_t ldc, bool acc) {
+  for (int64_t r = 0; r < m; r++) {
+    float* c = C + r * ldc;
+    if (!acc) std::fill(c, c + n, 0.0f);
+    const float* a = A + r * lda;
+    for (int64_t kk = 0; kk < k; kk++) {
+      const float av = a[kk];
+      const float* b = B + kk * ldb;
+      for (int64_t j = 0; j < n; j++) c[j] += av * b[j];
+    }
+  }
+}
+
+// s[i] = exp(s[i] - shift); returns the sum.
+float exp_sum_generic(float* s, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    const float e = std::exp(s[i] - shift);
+    s[i] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+struct Ops {
+  void (*gemm_nn)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool);
+  float (*exp_sum)(float*, int64_t, float);
+};
+
+const Ops& ops() {
+  static const Ops o = [] {
+#if defined(__x86_64__)
+    if (cpu_features().avx512f && std::string(isa()) == "avx512")
+      return Ops{attn_gemm_nn_avx512, attn_exp_sum_avx512};
+#endif
+    return Ops{gemm_nn_generic, exp_sum_generic};
+  }();
+  return o;
+}
+
+struct Problem {
+  const float* q;
+  const float* k;
+  const float* v;
+  const float* mask;  // null when absent
+  int64_t B, Sq, Sk, D, Dv;
+  float scale;
+  bool causal;
+};
+
+// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols.
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
+// One row of a logits tile: s = s·scale + mask, keys at column >= limit set to -Inf (causal).
+// Returns the row max, ignoring NaN (like backend-js's `if (s > mt)`).
+inline float prep_row(float* s, int64_t tk, float scale, const float* mrow, int64_t limit) {
+  if (limit < 0) limit = 0;
+  if (limit > tk) limit = tk;
+  if (mrow) {
+    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale + mrow[c];
+  } else {
+    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale;
+  }
+  for (int64_t c = limit; c < tk; c++) s[c] = kNegInf;
+  float mt = kNegInf;
+  for (int64_t c = 0; c < limit; c++) mt = s[c] > mt ? s[c] : mt;
+  return mt;
+}
+
+struct FwdScratch {
+  std::vector<float> S, Kt, A, m, l;
+};
+
+/**
+ * Rows [i0, i0+tq) of batch b: writes the normalised output to `out` (tq rows, ld Dv), and when given
+ * the weights rows (ld Sk) and each row's log-sum-exp.
+ */
+void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* out, float* weights, float* lse,
+                   FwdScratch& w) {
+  const Ops& o = ops();
+  const int64_t Sk = p.Sk, D = p.D, Dv = p.Dv;
+  const float* qb = p.q + (b * p.Sq + i0) * D;
+  const float* kb = p.k + b * Sk * D;
+  const float* vb = p.v + b * Sk * Dv;
+  const float* mb = p.mask ? p.mask + (b * p.Sq + i0) * Sk : nullptr;
+  // Keys at kend and beyond are masked (causal) for every row of the block.
+  const int64_t kend = p.causal ? std::min(Sk, i0 + tq) : Sk;
+  const int64_t tkMax = weights ? std::max<int64_t>(kend, 1) : std::min(TK, Sk);
+  w.S.resize(static_cast<size_t>(tq * tkMax));
+  w.Kt.resize(static_cast<size_t>(D * tkMax));
+  w.A.assign(static_cast<size_t>(tq * Dv), 0.0f);
+  w.m.assign(static_cast<size_t>(tq), kNegInf);
+  w.l.assign(static_cast<size_t>(tq), 0.0f);
+  float* S = w.S.data();
+  float* A = w.A.data();
+  for (int64_t j0 = 0; j0 < kend; j0 += tkMax) {
+    const int64_t tk = std::min(tkMax, kend - j0);
+    transpose(kb + j0 * D, D, tk, D, w.Kt.data(), tk);
+    o.gemm_nn(tq, tk, D, qb, D, w.Kt.data(), tk, S, tk, false);
+    for (int64_t r = 0; r < tq; r++) {
+      float* s = S + r * tk;
+      const int64_t limit = p.causal ? i0 + r + 1 - j0 : tk;
+      const float mt = prep_row(s, tk, p.scale, mb ? mb + r * Sk + j0 : nullptr, limit);
+      const float mOld = w.m[r];
+      const float mNew = std::max(mt, mOld);
+      if (mNew == kNegInf) {
+        // Nothing unmasked so far: the tile adds nothing (exp(-Inf - -Inf) would be NaN), except
+        // that a NaN logit poisons the row.
+        bool nan = false;
+        for (int64_t c = 0; c < tk; c++) nan |= std::isnan(s[c]);
+        if (nan) w.l[r] = std::numeric_limits<float>::quiet_NaN();
+        std::fill(s, s + tk, 0.0f);
+        continue;
+      }
+      const float l = o.exp_sum(s, tk, mNew);
+      if (mNew != mOld) {
+        const float corr = std::exp(mOld - mNew);
+        w.l[r] = w.l[r] * corr + l;
+        float* a = A + r * Dv;
+        for (int64_t d = 0; d < Dv; d++) a[d] *= corr;
+        w.m[r] = mNew;
+      } else {
+        w.l[r] += l;
+      }
+    }
+    o.gemm_nn(tq, Dv, tk, S, tk, vb + j0 * Dv, Dv, A, Dv, true);
+  }
+  for (int64_t r = 0; r < tq; r++) {
+    const float inv = 1.0f / w.l[r];
+    const float* a = A + r * Dv;
+    float* orow = out + r * Dv;
+    for (int64_t d = 0; d < Dv; d++) orow[d] = a[d] * inv;
+    if (weights) {
+      float* wr = weights + r * Sk;
+      const float* s = S + r * std::max<int64_t>(kend, 1);
+      for (int64_t c = 0; c < kend; c++) wr[c] = s[c] * inv;
+      for (int64_t c = kend; c < Sk; c++) wr[c] = 0.0f * inv;  // NaN for a fully masked row
+    }
+    if (lse) lse[r] = w.m[r] + std::log(w.l[r]);
+  }
+}
+
+/** Runs fn(task) for task in [0, n) on the pool, task t on worker t % T (balances causal blocks). */
+template <typename F>
+void for_tasks(int64_t n, F&& fn) {
+  const int64_t T = std::min<int64_t>(num_threads(), n);
+  if (T <= 1) {
+    for (int64_t t = 0; t < n; t++) fn(t);
+    return;
+  }
+  parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t w = t0; w < t1; w++)
+      for (int64_t t = w; t < n; t += T) fn(t);
+  });
+}
+
+struct BwdScratch {
+  std::vector<float> Kt, Vt, S, dP, T, dk, dv;
+};
+
+struct BwdArgs {
+  const float* dout;
+  const float* lse;   // [B*Sq]
+  const float* Drow;  // [B*Sq]
+  float* dk;
+  float* dv;
+  float* dmask;  // null when absent
+};
+
+// Key tiles jb = start, start+step, ... of batch b; dq contributions (unscaled) are added to dqb [Sq, D].
+void backward_ktiles(const Problem& p, const BwdArgs& g, int64_t b, int64_t start, int64_t step, float* dqb,
+                     BwdScratch& w) {
+  const Ops& o = ops();
+  const int64_t Sq = p.Sq, Sk = p.Sk, D = p.D, Dv = p.Dv;
+  const int64_t nkb = (Sk + TK - 1) / TK;
+  const float* qb = p.q + b * Sq * D;
+  const float* kb = p.k + b * Sk * D;
+  const float* vb = p.v + b * Sk * Dv;
+  const float* ob = g.dout + b * Sq * Dv;
+  w.Kt.resize(static_cast<size_t>(D * TK));
+  w.Vt.resize(static_cast<size_t>(Dv * TK));
+  w.S.resize(static_cast<size_t>(TQ * TK));
+  w.dP.resize(static_cast<size_t>(TQ * TK));
+  w.T.resize(static_cast<size_t>(TQ * TK));
+  for (int64_t jb = start; jb < nkb; jb += step) {
+    const int64_t j0 = jb * TK;
+    const int64_t tk = std::min(TK, Sk - j0);
+    transpose(kb + j0 * D, D, tk, D, w.Kt.data(), tk);
+    transpose(vb + j0 * Dv, Dv, tk, Dv, w.Vt.data(), tk);
+    w.dk.assign(static_cast<size_t>(tk * D), 0.0f);
+    w.dv.assign(static_cast<size_t>(tk * Dv), 0.0f);
+    // Causal: query blocks whose rows all lie before j0 see none of these keys.
+    const int64_t iStart = p.causal ? (j0 / TQ) * TQ : 0;
+    for (int64_t i0 = iStart; i0 < Sq; i0 += TQ) {
+      const int64_t tq = std::min(TQ, Sq - i0);
+      float* S = w.S.data();
+      float* dP = w.dP.data();
+      o.gemm_nn(tq, tk, D, qb + i0 * D, D, w.Kt.data(), tk, S, tk, false);
+      for (int64_t r = 0; r < tq; r++) {
+        const int64_t i = i0 + r;
+        const float* mrow = p.mask ? p.mask + (b * Sq + i) * Sk + j0 : nullptr;
+        const int64_t limit = p.causal ? i + 1 - j0 : tk;
+        prep_row(S + r * tk, tk, p.scale, mrow, limit);
+        o.exp_sum(S + r * tk, tk, g.lse[b * Sq + i]);
+      }
+      o.gemm_nn(tq, tk, Dv, ob + i0 * Dv, Dv, w.Vt.data(), tk, dP, tk, false);
+      for (int64_t r = 0; r < tq; r++) {
+        const float Di = g.Drow[b * Sq + i0 + r];
+        float* dp = dP + r * tk;
+        const float* pr = S + r * tk;
+        for (int64_t c = 0; c < tk; c++) dp[c] = pr[c] * (dp[c] - Di);
+        if (g.dmask) std::copy(dp, dp + tk, g.dmask + (b * Sq + i0 + r) * Sk + j0);
+      }
+      // dv += Pᵀ·dout, dk += dSᵀ·q, dq += dS·k.
+      transpose(S, tk, tq, tk, w.T.data(), tq);
+      o.gemm_nn(tk, Dv, tq, w.T.data(), tq, ob + i0 * Dv, Dv, w.dv.data(), Dv, true);
+      transpose(dP, tk, tq, tk, w.T.data(), tq);
+      o.gemm_nn(tk, D, tq, w.T.data(), tq, qb + i0 * D, D, w.dk.data(), D, true);
+      o.gemm_nn(tq, D, tk, dP, tk, kb + j0 * D, D, dqb + i0 * D, D, true);
+    }
+    float* dkb = g.dk + (b * Sk + j0) * D;
+    for (int64_t x = 0; x < tk * D; x++) dkb[x] = w.dk[x] * p.scale;
+    std::copy(w.dv.begin(), w.dv.end(), g.dv + (b * Sk + j0) * Dv);
+  }
+}
+
+// ---- validation ----
+
+void check_shape(const Call& call, const View& v, int64_t a, int64_t b, int64_t c, const char* msg) {
+  call.check(v.ndim == 3 && v.shape[0] == a && v.shape[1] == b && v.shape[2] == c, msg);
+}
+
+Problem problem(const Call& call) {
+  const View& q = call.contiguous(0, DType::F32);
+  const View& k = call.contiguous(1, DType::F32);
+  const View& v = call.contiguous(2, DType::F32);
+  call.check(q.ndim == 3 && k.ndim == 3 && v.ndim == 3, "q, k and v must be 3-d [B, S, D]");
+  Problem p{};
+  p.B = q.shape[0];
+  p.Sq = q.shape[1];
+  p.D = q.shape[2];
+  p.Sk = k.shape[1];
+  p.Dv = v.shape[2];
+  check_shape(call, k, p.B, p.Sk, p.D, "k must be [B, Sk, D] with q's B and D");
+  check_shape(call, v, p.B, p.Sk, p.Dv, "v must be [B, Sk, Dv] with k's B and Sk");
+  p.q = q.ptr<float>();
+  p.k = k.ptr<float>();
+  p.v = v.ptr<float>();
+  p.mask = nullptr;
+  if (call.view(3).present()) {
+    const View& m = call.contiguous(3, DType::F32);
+    check_shape(call, m, p.B, p.Sq, p.Sk, "mask must be [B, Sq, Sk]");
+    p.mask = m.ptr<float>();
+  }
+  const double scale = call.attr(0);
+  call.check(std::isfinite(scale), "scale must be finite");
+  p.scale = static_cast<float>(scale);
+  const int64_t causal = call.iattr(1);
+  call.check(causal == 0 || causal == 1, "causal must be 0 or 1");
+  p.causal = causal == 1;
+  return p;
+}
+
+}  // namespace
+}  // namespace tessera
+
+TESSERA_KERNEL(attention) {
+  using namespace tessera;
+  call.expect(6, 2);
+  const Problem p = problem(call);
+  const View& out = call.contiguous(4, DType::F32);
+  check_shape(call, out, p.B, p.Sq, p.Dv, "out must be [B, Sq, Dv]");
+  float* weights = nullptr;
+  if (call.view(5).present()) {
+    const View& wv = call.contiguous(5, DType::F32);
+    check_shape(call, wv, p.B, p.Sq, p.Sk, "weights must be [B, Sq, Sk]");
+    weights = wv.ptr<float>();
+  }
+  float* o = out.ptr<float>();
+  if (p.B * p.Sq == 0) return;
+  if (p.Sk == 0) {
+    // Softmax over no keys is empty and the weighted sum of no values is 0 (as backend-js).
+    std::fill(o, o + p.B * p.Sq * p.Dv, 0.0f);
+    return;
+  }
+  const int64_t nqb = (p.Sq + TQ - 1) / TQ;
+  // One scratch per worker: tasks of one worker run in sequence.
+  const int64_t T = std::min<int64_t>(num_threads(), p.B * nqb);
+  std::vector<FwdScratch> scratch(static_cast<size_t>(std::max<int64_t>(T, 1)));
+  parallel_for(std::max<int64_t>(T, 1), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t wkr = t0; wkr < t1; wkr++) {
+      for (int64_t t = wkr; t < p.B * nqb; t += std::max<int64_t>(T, 1)) {
+        const int64_t b = t / nqb, i0 = (t % nqb) * TQ;
+        const int64_t tq = std::min(TQ, p.Sq - i0);
+        forward_block(p, b, i0, tq, o + (b * p.Sq + i0) * p.Dv,
+                      weights ? weights + (b * p.Sq + i0) * p.Sk : nullptr, nullptr, scratch[wkr]);
+      }
+    }
+  });
+}
+
+TESSERA_KERNEL(attentionBackward) {
+  using namespace tessera;
+  call.expect(9, 2);
+  const Problem p = problem(call);
+  const View& dout = call.contiguous(4, DType::F32);
+  check_shape(call, dout, p.B, p.Sq, p.Dv, "dout must be [B, Sq, Dv]");
+  const View& dq = call.contiguous(5, DType::F32);
+  check_shape(call, dq, p.B, p.Sq, p.D, "dq must be [B, Sq, D] like q");
+  const View& dk = call.contiguous(6, DType::F32);
+  check_shape(call, dk, p.B, p.Sk, p.D, "dk must be [B, Sk, D] like k");
+  const View& dv = call.contiguous(7, DType::F32);
+  check_shape(call, dv, p.B, p.Sk, p.Dv, "dv must be [B, Sk, Dv] like v");
+  float* dmask = nullptr;
+  if (call.view(8).present()) {
+    const View& dm = call.contiguous(8, DType::F32);
+    check_shape(call, dm, p.B, p.Sq, p.Sk, "dmask must be [B, Sq, Sk]");
+    dmask = dm.ptr<float>();
+  }
+  float* dqp = dq.ptr<float>();
+  float* dkp = dk.ptr<float>();
+  float* dvp = dv.ptr<float>();
+  const int64_t B = p.B, Sq = p.Sq, Sk = p.Sk, D = p.D, Dv = p.Dv;
+  std::fill(dqp, dqp + B * Sq * D, 0.0f);
+  if (B * Sq == 0 || Sk == 0) {
+    // No query or no key: out does not depend on k, v (or is the constant 0).
+    std::fill(dkp, dkp + B * Sk * D, 0.0f);
+    std::fill(dvp, dvp + B * Sk * Dv, 0.0f);
+    return;
+  }
+  if (dmask) std::fill(dmask, dmask + B * Sq * Sk, 0.0f);
+
+  // Pass 1: each row's log-sum-exp and D_i = dout_i · out_i.
+  std::vector<float> lse(static_cast<size_t>(B * Sq)), Drow(static_cast<size_t>(B * Sq));
+  const float* dop = dout.ptr<float>();
+  const int64_t nqb = (Sq + TQ - 1) / TQ;
+  {
+    const int64_t T = std::max<int64_t>(std::min<int64_t>(num_threads(), B * nqb), 1);
+    parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+      FwdScratch w;
+      std::vector<float> ob(static_cast<size_t>(TQ * Dv));
+      for (int64_t wkr = t0; wkr < t1; wkr++) {
+        for (int64_t t = wkr; t < B * nqb; t += T) {
+          const int64_t b = t / nqb, i0 = (t % nqb) * TQ;
+          const int64_t tq = std::min(TQ, Sq - i0);
+          forward_block(p, b, i0, tq, ob.data(), nullptr, lse.data() + b * Sq + i0, w);
+          for (int64_t r = 0; r < tq; r++) {
+            const float* g = dop + (b * Sq + i0 + r) * Dv;
+            const float* orow = ob.data() + r * Dv;
+            float s = 0.0f;
+            for (int64_t d = 0; d < Dv; d++) s += g[d] * orow[d];
+            Drow[b * Sq + i0 + r] = s;
+          }
+        }
+      }
+    });
+  }
+
+  // Pass 2: per key tile.
+  const BwdArgs g{dop, lse.data(), Drow.data(), dkp, dvp, dmask};
+  const int64_t nkb = (Sk + TK - 1) / TK;
+  const int64_t threads = num_threads();
+  if (B >= threads || nkb == 1) {
+    const int64_t T = std::max<int64_t>(std::min<int64_t>(threads, B), 1);
+    parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+      BwdScratch w;
+      for (int64_t wkr = t0; wkr < t1; wkr++)
+        for (int64_t b = wkr; b < B; b += T) backward_ktiles(p, g, b, 0, 1, dqp + b * Sq * D, w);
+    });
+  } else {
+    // Few batches: split each batch's key tiles over the threads, dq into per-thread partials.
+    const int64_t T = std::min(threads, nkb);
+    std::vector<float> partial(static_cast<size_t>(T * Sq * D));
+    for (int64_t b = 0; b < B; b++) {
+      std::fill(partial.begin(), partial.end(), 0.0f);
+      parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+        BwdScratch w;
+        for (int64_t t = t0; t < t1; t++) backward_ktiles(p, g, b, t, T, partial.data() + t * Sq * D, w);
+      });
+      float* dqb = dqp + b * Sq * D;
+      for (int64_t t = 0; t < T; t++) {
+        const float* pt = partial.data() + t * Sq * D;
+        for (int64_t x = 0; x < Sq * D; x++) dqb[x] += pt[x];
+      }
+    }
+  }
+  for (int64_t x = 0; x < B * Sq * D; x++) dqp[x] *= p.scale;
+}
