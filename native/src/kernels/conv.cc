@@ -1,0 +1,310 @@
+// conv2d as im2col + GEMM per (image, group), convTranspose2d as GEMM + col2im, both float32 with
+// PyTorch's geometry (backend-js's kernels/conv.ts is the reference). A 1x1, stride-1, unpadded conv2d
+// multiplies the input planes directly. Work is spread over (image, group) pairs when there are at
+// least as many as threads (each then runs a serial GEMM); otherwise the GEMM and the reshuffles
+// parallelise inside one pair.
+#include <algorithm>
+#include <vector>
+
+#include "gemm/gemm.h"
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+/** The column scratch holds at most this many floats (16 MiB) per worker; larger problems go in bands. */
+constexpr int64_t kColLimit = int64_t{1} << 22;
+/** Attribute bound that keeps every index expression far from int64 overflow. */
+constexpr int64_t kAttrMax = int64_t{1} << 31;
+
+/**
+ * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
+ * which the binding's contiguity test rejects, yet no element is ever addressed).
+ */
+const View& dense_f32(const Call& call, size_t i) {
+  const View& v = call.view(i);
+  if (v.present() && v.numel == 0) {
+    call.check(v.dtype == DType::F32, "views must be float32");
+    return v;
+  }
+  return call.contiguous(i, DType::F32);
+}
+
+struct Geometry {
+  int64_t sh, sw, ph, pw, dh, dw, g;
+};
+
+int64_t attr_in(const Call& call, size_t i, int64_t lo, const char* what) {
+  int64_t v = call.iattr(i);
+  if (v < lo || v > kAttrMax) call.fail(std::string(what) + " is out of range");
+  return v;
+}
+
+Geometry geometry(const Call& call) {
+  Geometry a;
+  a.sh = attr_in(call, 0, 1, "strideH");
+  a.sw = attr_in(call, 1, 1, "strideW");
+  a.ph = attr_in(call, 2, 0, "padH");
+  a.pw = attr_in(call, 3, 0, "padW");
+  a.dh = attr_in(call, 4, 1, "dilationH");
+  a.dw = attr_in(call, 5, 1, "dilationW");
+  a.g = attr_in(call, 6, 1, "groups");
+  return a;
+}
+
+/** Floor division for a positive divisor (the numerator may be negative). */
+__int128 floor_div(__int128 a, __int128 b) {
+  __int128 q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+void check_rank4(const Call& call, const View& v, const char* msg) { call.check(v.ndim == 4, msg); }
+
+/** Optional bias [O], float32, contiguous; null when absent. */
+const float* bias_of(const Call& call, size_t i, int64_t O) {
+  const View& b = call.view(i);
+  if (!b.present()) return nullptr;
+  dense_f32(call, i);
+  call.check(b.ndim == 1 && b.shape[0] == O, "bias must have shape [O] (one per output channel)");
+  return b.ptr<float>();
+}
+
+/** out[n, o, :] += bias[o] over N*O planes of P elements. */
+void add_bias(float* out, const float* bias, int64_t N, int64_t O, int64_t P) {
+  if (!bias || N * O * P == 0) return;
+  int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(P, 1));
+  parallel_for(N * O, grain, [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      const float bv = bias[q % O];
+      float* row = out + q * P;
+      for (int64_t p = 0; p < P; p++) row[p] += bv;
+    }
+  });
+}
+
+struct ConvShape {
+  int64_t H, W, Cg, kh, kw, Ho, Wo;
+  Geometry a;
+};
+
+/**
+ * Rows [r0, r1) of the column matrix for output rows oy0..oy0+rows of one group's input `xg`
+ * ([Cg, H, W]): row (c, ky, kx) holds, per output position, the input it multiplies (0 in padding).
+ */
+void im2col_rows(const float* xg, const ConvShape& s, int64_t oy0, int64_t rows, int64_t r0, int64_t r1,
+                 float* col) {
+  const int64_t L = rows * s.Wo;
+  const int64_t HW = s.H * s.W;
+  for (int64_t r = r0; r < r1; r++) {
+    const int64_t kx = r % s.kw;
+    const int64_t ky = (r / s.kw) % s.kh;
+    const int64_t c = r / (s.kw * s.kh);
+    const float* plane = xg + c * HW;
+    float* q = col + r * L;
+    const int64_t xoff = kx * s.a.dw - s.a.pw;
+    // Output columns whose input column ix = xoff + ox*sw lies in [0, W): [ox0, ox1).
+    int64_t ox0 = xoff >= 0 ? 0 : (-xoff + s.a.sw - 1) / s.a.sw;
+    int64_t ox1 = xoff >= s.W ? 0 : (s.W - 1 - xoff) / s.a.sw + 1;
+    ox0 = std::min(ox0, s.Wo);
+    ox1 = std::clamp(ox1, ox0, s.Wo);
+    for (int64_t oy = oy0; oy < oy0 + rows; oy++, q += s.Wo) {
+      const int64_t iy = oy * s.a.sh - s.a.ph + ky * s.a.dh;
+      if (iy < 0 || iy >= s.H) {
+        std::fill(q, q + s.Wo, 0.0f);
+        continue;
+      }
+      const float* row = plane + iy * s.W;
+      std::fill(q, q + ox0, 0.0f);
+      if (s.a.sw == 1) {
+        std::copy(row + (xoff + ox0), row + (xoff + ox1), q + ox0);
+      } else {
+        for (int64_t ox = ox0; ox < ox1; ox++) q[ox] = row[xoff + ox * s.a.sw];
+      }
+      std::fill(q + ox1, q + s.Wo, 0.0f);
+    }
+  }
+}
+
+TESSERA_KERNEL(conv2d) {
+  call.expect(4, 7);
+  const View& x = dense_f32(call, 0);
+  const View& w = dense_f32(call, 1);
+  const View& out = dense_f32(call, 3);
+  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
+  check_rank4(call, w, "weight must be 4-D [O,C/groups,kh,kw]");
+  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
+  const Geometry a = geometry(call);
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t O = w.shape[0], Cg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
+  call.check(C % a.g == 0, "groups must divide the input channels");
+  call.check(O % a.g == 0, "groups must divide the output channels");
+  call.check(Cg * a.g == C, "weight's input channels times groups must equal the input's channels");
+  const float* bias = bias_of(call, 2, O);
+  const __int128 ho = floor_div(__int128{H} + 2 * __int128{a.ph} - __int128{a.dh} * (kh - 1) - 1, a.sh) + 1;
+  const __int128 wo = floor_div(__int128{W} + 2 * __int128{a.pw} - __int128{a.dw} * (kw - 1) - 1, a.sw) + 1;
+  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
+                 out.shape[3] == wo,
+             "out shape must be [N, O, Ho, Wo] with Ho = floor((H + 2p - d(kh-1) - 1)/s) + 1");
+  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const int64_t P = Ho * Wo;
+  float* y = out.ptr<float>();
+  if (out.numel == 0) return;
+  const int64_t g = a.g, Og = O / g, Kc = Cg * kh * kw;
+  if (Kc == 0) {
+    std::fill(y, y + out.numel, 0.0f);
+    add_bias(y, bias, N, O, P);
+    return;
+  }
+  const float* xp = x.ptr<float>();
+  const float* wp = w.ptr<float>();
+  const ConvShape s{H, W, Cg, kh, kw, Ho, Wo, a};
+  const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
+  const int64_t band = std::clamp<int64_t>(kColLimit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
+  const int64_t items = N * g;
+
+  // One (image, group) pair: out[n, group] [Og, P] = W_g [Og, Kc] · cols [Kc, P].
+  auto run = [&](int64_t item, std::vector<float>& col, bool inner_parallel) {
+    const int64_t n = item / g, gi = item % g;
+    const float* xg = xp + (n * C + gi * Cg) * H * W;
+    const float* wg = wp + gi * Og * Kc;
+    float* og = y + (n * O + gi * Og) * P;
+    if (direct) {
+      sgemm(false, false, Og, P, Kc, 1.0f, wg, Kc, xg, H * W, 0.0f, og, P);
+      return;
+    }
+    for (int64_t oy0 = 0; oy0 < Ho; oy0 += band) {
+      const int64_t rows = std::min(band, Ho - oy0);
+      const int64_t L = rows * Wo;
+      if (inner_parallel) {
+        const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1));
+        parallel_for(Kc, grain, [&](int64_t r0, int64_t r1) { im2col_rows(xg, s, oy0, rows, r0, r1, col.data()); });
+      } else {
+        im2col_rows(xg, s, oy0, rows, 0, Kc, col.data());
+      }
+      sgemm(false, false, Og, L, Kc, 1.0f, wg, Kc, col.data(), L, 0.0f, og + oy0 * Wo, P);
+    }
+  };
+  const size_t col_size = direct ? 0 : static_cast<size_t>(Kc * band * Wo);
+  if (items >= num_threads() && items > 1) {
+    parallel_for(items, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> col(col_size);
+      for (int64_t i = b; i < e; i++) run(i, col, false);
+    });
+  } else {
+    std::vector<float> col(col_size);
+    for (int64_t i = 0; i < items; i++) run(i, col, true);
+  }
+  add_bias(y, bias, N, O, P);
+}
+
+/**
+ * Scatter-adds col[(o, ky, kx), (iy, ix)] for output channels [o0, o1) and input rows iy0..iy0+rows
+ * into the group's output planes `ob` ([Og, Ho, Wo]).
+ */
+void col2im_channels(const float* col, int64_t L, float* ob, int64_t o0, int64_t o1, int64_t kh, int64_t kw,
+                     const Geometry& a, int64_t iy0, int64_t rows, int64_t W, int64_t Ho, int64_t Wo) {
+  const int64_t Po = Ho * Wo;
+  for (int64_t o = o0; o < o1; o++) {
+    float* plane = ob + o * Po;
+    for (int64_t ky = 0; ky < kh; ky++) {
+      for (int64_t kx = 0; kx < kw; kx++) {
+        const float* q = col + ((o * kh + ky) * kw + kx) * L;
+        const int64_t xoff = kx * a.dw - a.pw;
+        // Input columns whose output column ox = xoff + ix*sw lies in [0, Wo): [ix0, ix1).
+        int64_t ix0 = xoff >= 0 ? 0 : (-xoff + a.sw - 1) / a.sw;
+        int64_t ix1 = xoff >= Wo ? 0 : (Wo - 1 - xoff) / a.sw + 1;
+        ix0 = std::min(ix0, W);
+        ix1 = std::clamp(ix1, ix0, W);
+        for (int64_t iy = iy0; iy < iy0 + rows; iy++, q += W) {
+          const int64_t oy = iy * a.sh - a.ph + ky * a.dh;
+          if (oy < 0 || oy >= Ho) continue;
+          float* row = plane + oy * Wo;
+          if (a.sw == 1) {
+            float* r = row + (xoff + ix0);
+            for (int64_t ix = ix0; ix < ix1; ix++) r[ix - ix0] += q[ix];
+          } else {
+            for (int64_t ix = ix0; ix < ix1; ix++) row[xoff + ix * a.sw] += q[ix];
+          }
+        }
+      }
+    }
+  }
+}
+
+TESSERA_KERNEL(convTranspose2d) {
+  call.expect(4, 9);
+  const View& x = dense_f32(call, 0);
+  const View& w = dense_f32(call, 1);
+  const View& out = dense_f32(call, 3);
+  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
+  check_rank4(call, w, "weight must be 4-D [C,O/groups,kh,kw]");
+  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
+  const Geometry a = geometry(call);
+  const int64_t oph = attr_in(call, 7, 0, "outputPaddingH");
+  const int64_t opw = attr_in(call, 8, 0, "outputPaddingW");
+  call.check((oph < a.sh || oph < a.dh) && (opw < a.sw || opw < a.dw),
+             "outputPadding must be smaller than stride or dilation");
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t Og = w.shape[1], kh = w.shape[2], kw = w.shape[3];
+  call.check(w.shape[0] == C, "weight's first dim must equal the input's channels");
+  call.check(C % a.g == 0, "groups must divide the input channels");
+  const int64_t g = a.g, O = Og * g, Cg = C / g;
+  const float* bias = bias_of(call, 2, O);
+  const __int128 ho = (__int128{H} - 1) * a.sh - 2 * __int128{a.ph} + __int128{a.dh} * (kh - 1) + oph + 1;
+  const __int128 wo = (__int128{W} - 1) * a.sw - 2 * __int128{a.pw} + __int128{a.dw} * (kw - 1) + opw + 1;
+  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
+                 out.shape[3] == wo,
+             "out shape must be [N, O, Ho, Wo] with Ho = (H-1)s - 2p + d(kh-1) + outputPadding + 1");
+  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const int64_t Po = Ho * Wo;
+  float* y = out.ptr<float>();
+  if (out.numel == 0) return;
+  {
+    const int64_t total = out.numel;
+    parallel_for(total, 1 << 16, [&](int64_t b, int64_t e) { std::fill(y + b, y + e, 0.0f); });
+  }
+  const int64_t R = Og * kh * kw, P = H * W;
+  if (Cg == 0 || R == 0 || P == 0) {
+    add_bias(y, bias, N, O, Po);
+    return;
+  }
+  const float* xp = x.ptr<float>();
+  const float* wp = w.ptr<float>();
+  const int64_t band = std::clamp<int64_t>(kColLimit / std::max<int64_t>(R * W, 1), 1, H);
+  const int64_t items = N * g;
+
+  // One (image, group) pair: col [R, L] = W_g^T · x_g rows, W_g stored [Cg, R]; then col2im.
+  auto run = [&](int64_t item, std::vector<float>& col, bool inner_parallel) {
+    const int64_t n = item / g, gi = item % g;
+    const float* xg = xp + (n * C + gi * Cg) * P;
+    const float* wg = wp + gi * Cg * R;
+    float* ob = y + (n * O + gi * Og) * Po;
+    for (int64_t iy0 = 0; iy0 < H; iy0 += band) {
+      const int64_t rows = std::min(band, H - iy0);
+      const int64_t L = rows * W;
+      sgemm(true, false, R, L, Cg, 1.0f, wg, R, xg + iy0 * W, P, 0.0f, col.data(), L);
+      if (inner_parallel) {
+        const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(kh * kw * L, 1));
+        parallel_for(Og, grain, [&](int64_t o0, int64_t o1) {
+          col2im_channels(col.data(), L, ob, o0, o1, kh, kw, a, iy0, rows, W, Ho, Wo);
+        });
+      } else {
+        col2im_channels(col.data(), L, ob, 0, Og, kh, kw, a, iy0, rows, W, Ho, Wo);
+      }
+    }
+  };
+  const size_t col_size = static_cast<size_t>(R * band * W);
+  if (items >= num_threads() && items > 1) {
+    parallel_for(items, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> col(col_size);
+      for (int64_t i = b; i < e; i++) run(i, col, false);
+    });
+  } else {
+    std::vector<float> col(col_size);
+    for (int64_t i = 0; i < items; i++) run(i, col, true);
+  }
+  add_bias(y, bias, N, O, Po);
+}
+
+}  // namespace
+}  // namespace tessera

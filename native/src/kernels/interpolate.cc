@@ -1,0 +1,139 @@
+// Resampling of [N, C, H, W] float32 planes: legacy nearest and bilinear without antialiasing, bit for
+// bit with backend-js's kernels/interpolate.ts. The per-axis source indices and weights replicate
+// core's nearestSourceIndices and bilinearTaps (ops/interpolate.ts) exactly, including PyTorch's
+// shortcuts for an unchanged and a doubled axis; the bilinear blend runs in double and rounds once.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+/**
+ * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
+ * which the binding's contiguity test rejects, yet no element is ever addressed).
+ */
+const View& dense_f32(const Call& call, size_t i) {
+  const View& v = call.view(i);
+  if (v.present() && v.numel == 0) {
+    call.check(v.dtype == DType::F32, "views must be float32");
+    return v;
+  }
+  return call.contiguous(i, DType::F32);
+}
+
+/** core's nearestSourceIndices: min(floor(fround(d * fround(scale))), in - 1). */
+std::vector<int64_t> nearest_source_indices(int64_t in, int64_t out, double scale) {
+  std::vector<int64_t> idx(static_cast<size_t>(out));
+  const double s = static_cast<float>(scale);
+  for (int64_t d = 0; d < out; d++) {
+    if (out == in) {
+      idx[d] = d;
+    } else if (out == 2 * in) {
+      idx[d] = d >> 1;
+    } else {
+      const double src = std::floor(static_cast<double>(static_cast<float>(static_cast<double>(d) * s)));
+      // The clamp at 0 only guards a malformed scale; core's is positive.
+      idx[d] = src >= static_cast<double>(in - 1) ? in - 1 : std::max<int64_t>(static_cast<int64_t>(src), 0);
+    }
+  }
+  return idx;
+}
+
+/** core's bilinearTaps: out[d] = x[lo[d]]*w0[d] + x[hi[d]]*w1[d], weights in double. */
+struct Taps {
+  std::vector<int64_t> lo, hi;
+  std::vector<double> w0, w1;
+};
+
+Taps bilinear_taps(int64_t in, int64_t out, double scale, bool align_corners) {
+  Taps t;
+  t.lo.resize(out);
+  t.hi.resize(out);
+  t.w0.assign(out, 0.0);
+  t.w1.assign(out, 0.0);
+  const double s = align_corners
+                       ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
+                       : scale;
+  for (int64_t d = 0; d < out; d++) {
+    if (out == in) {
+      t.lo[d] = t.hi[d] = d;
+      t.w0[d] = 1;
+      continue;
+    }
+    const double dd = static_cast<double>(d);
+    const double src = std::max(align_corners ? s * dd : s * (dd + 0.5) - 0.5, 0.0);
+    const double fl = std::floor(src);
+    const int64_t i0 = fl >= static_cast<double>(in - 1) ? in - 1 : static_cast<int64_t>(fl);
+    const double l1 = std::min(src - static_cast<double>(i0), 1.0);
+    t.lo[d] = i0;
+    t.hi[d] = i0 < in - 1 ? i0 + 1 : i0;
+    t.w1[d] = l1;
+    t.w0[d] = 1 - l1;
+  }
+  return t;
+}
+
+TESSERA_KERNEL(interpolate) {
+  call.expect(2, 4);
+  const View& x = dense_f32(call, 0);
+  const View& out = dense_f32(call, 1);
+  call.check(x.ndim == 4, "x must be 4-D [N,C,H,W]");
+  call.check(out.ndim == 4, "out must be 4-D [N,C,Ho,Wo]");
+  call.check(out.shape[0] == x.shape[0] && out.shape[1] == x.shape[1],
+             "out must have the input's batch and channel dims");
+  const int64_t mode = call.iattr(0);
+  const int64_t align = call.iattr(1);
+  call.check(mode == 0 || mode == 1, "mode must be 0 (nearest) or 1 (bilinear)");
+  call.check(align == 0 || align == 1, "alignCorners must be 0 or 1");
+  const double scale_h = call.attr(2), scale_w = call.attr(3);
+  call.check(std::isfinite(scale_h) && std::isfinite(scale_w) && scale_h > 0 && scale_w > 0,
+             "scales must be positive and finite");
+  const int64_t planes = x.shape[0] * x.shape[1];
+  const int64_t H = x.shape[2], W = x.shape[3], Ho = out.shape[2], Wo = out.shape[3];
+  if (out.numel == 0) return;
+  call.check(H >= 1 && W >= 1, "input spatial dims must be positive for a non-empty output");
+  const float* xp = x.ptr<float>();
+  float* yp = out.ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, 32768 / (Ho * Wo));
+  if (mode == 0) {
+    const std::vector<int64_t> ys = nearest_source_indices(H, Ho, scale_h);
+    const std::vector<int64_t> xs = nearest_source_indices(W, Wo, scale_w);
+    parallel_for(planes, grain, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; p++) {
+        const float* xb = xp + p * H * W;
+        float* o = yp + p * Ho * Wo;
+        for (int64_t oy = 0; oy < Ho; oy++) {
+          const float* row = xb + ys[oy] * W;
+          for (int64_t ox = 0; ox < Wo; ox++) *o++ = row[xs[ox]];
+        }
+      }
+    });
+    return;
+  }
+  const Taps ay = bilinear_taps(H, Ho, scale_h, align == 1);
+  const Taps ax = bilinear_taps(W, Wo, scale_w, align == 1);
+  parallel_for(planes, grain, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) {
+      const float* xb = xp + p * H * W;
+      float* o = yp + p * Ho * Wo;
+      for (int64_t oy = 0; oy < Ho; oy++) {
+        const float* r0 = xb + ay.lo[oy] * W;
+        const float* r1 = xb + ay.hi[oy] * W;
+        const double h0 = ay.w0[oy], h1 = ay.w1[oy];
+        for (int64_t ox = 0; ox < Wo; ox++) {
+          const int64_t c0 = ax.lo[ox], c1 = ax.hi[ox];
+          const double w0 = ax.w0[ox], w1 = ax.w1[ox];
+          const double top = w0 * static_cast<double>(r0[c0]) + w1 * static_cast<double>(r0[c1]);
+          const double bottom = w0 * static_cast<double>(r1[c0]) + w1 * static_cast<double>(r1[c1]);
+          *o++ = static_cast<float>(h0 * top + h1 * bottom);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace tessera

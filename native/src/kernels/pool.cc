@@ -1,0 +1,208 @@
+// 2-D pooling over [N, C, H, W] float32 planes with PyTorch's window rules, bit for bit with
+// backend-js's kernels/pool.ts: max pooling treats padding as -Inf and propagates NaN; average
+// pooling sums in double in row-major window order and divides by core's avgPoolDivisors (the window
+// clipped to the padded input, or to the input without countIncludePad); adaptive windows are
+// [floor(i*H/Ho), ceil((i+1)*H/Ho)). Planes are spread over the thread pool.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+constexpr int64_t kAttrMax = int64_t{1} << 31;
+
+/**
+ * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
+ * which the binding's contiguity test rejects, yet no element is ever addressed).
+ */
+const View& dense_f32(const Call& call, size_t i) {
+  const View& v = call.view(i);
+  if (v.present() && v.numel == 0) {
+    call.check(v.dtype == DType::F32, "views must be float32");
+    return v;
+  }
+  return call.contiguous(i, DType::F32);
+}
+
+struct PoolGeometry {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  bool ceil_mode, count_include_pad;
+};
+
+int64_t attr_in(const Call& call, size_t i, int64_t lo, int64_t hi, const char* what) {
+  int64_t v = call.iattr(i);
+  if (v < lo || v > hi) call.fail(std::string(what) + " is out of range");
+  return v;
+}
+
+__int128 floor_div(__int128 a, __int128 b) {
+  __int128 q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/** PyTorch's pooling_output_shape for one dim (core's pooledSize). */
+__int128 pooled_size(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
+  const __int128 span = __int128{size} + 2 * __int128{p} - __int128{d} * (k - 1) - 1;
+  __int128 out = floor_div(span + (ceil ? s - 1 : 0), s) + 1;
+  // The last window must start inside the input or the left padding.
+  if (ceil && (out - 1) * s >= __int128{size} + p) out--;
+  return out;
+}
+
+struct Planes {
+  const float* x;
+  float* out;
+  int64_t planes, H, W, Ho, Wo;
+};
+
+/** Checks x [N,C,H,W] and out [N,C,Ho,Wo] (float32, contiguous); Ho, Wo are out's. */
+Planes planes_of(const Call& call) {
+  const View& x = dense_f32(call, 0);
+  const View& out = dense_f32(call, 1);
+  call.check(x.ndim == 4, "x must be 4-D [N,C,H,W]");
+  call.check(out.ndim == 4, "out must be 4-D [N,C,Ho,Wo]");
+  call.check(out.shape[0] == x.shape[0] && out.shape[1] == x.shape[1],
+             "out must have the input's batch and channel dims");
+  return {x.ptr<float>(), out.ptr<float>(), x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
+          out.shape[2], out.shape[3]};
+}
+
+PoolGeometry pool_geometry(const Call& call) {
+  PoolGeometry a;
+  a.kh = attr_in(call, 0, 1, kAttrMax, "kernelH");
+  a.kw = attr_in(call, 1, 1, kAttrMax, "kernelW");
+  a.sh = attr_in(call, 2, 1, kAttrMax, "strideH");
+  a.sw = attr_in(call, 3, 1, kAttrMax, "strideW");
+  a.ph = attr_in(call, 4, 0, kAttrMax, "padH");
+  a.pw = attr_in(call, 5, 0, kAttrMax, "padW");
+  a.dh = attr_in(call, 6, 1, kAttrMax, "dilationH");
+  a.dw = attr_in(call, 7, 1, kAttrMax, "dilationW");
+  a.ceil_mode = attr_in(call, 8, 0, 1, "ceilMode") == 1;
+  a.count_include_pad = attr_in(call, 9, 0, 1, "countIncludePad") == 1;
+  return a;
+}
+
+void check_pooled(const Call& call, const Planes& p, const PoolGeometry& a) {
+  const __int128 ho = pooled_size(p.H, a.kh, a.sh, a.ph, a.dh, a.ceil_mode);
+  const __int128 wo = pooled_size(p.W, a.kw, a.sw, a.pw, a.dw, a.ceil_mode);
+  call.check(ho >= 0 && wo >= 0 && p.Ho == ho && p.Wo == wo,
+             "out's spatial dims must be the pooled sizes the attributes imply");
+}
+
+/** Planes per parallel chunk so each chunk does at least ~32K window taps. */
+int64_t plane_grain(int64_t per_plane) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(per_plane, 1)); }
+
+TESSERA_KERNEL(maxPool2d) {
+  call.expect(2, 10);
+  const Planes p = planes_of(call);
+  const PoolGeometry a = pool_geometry(call);
+  check_pooled(call, p, a);
+  if (p.planes * p.Ho * p.Wo == 0) return;
+  const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; plane++) {
+      const float* xb = p.x + plane * H * W;
+      float* o = p.out + plane * Ho * Wo;
+      for (int64_t oy = 0; oy < Ho; oy++) {
+        const int64_t y0 = oy * a.sh - a.ph;
+        for (int64_t ox = 0; ox < Wo; ox++) {
+          const int64_t x0 = ox * a.sw - a.pw;
+          float m = -std::numeric_limits<float>::infinity();
+          for (int64_t ky = 0; ky < a.kh; ky++) {
+            const int64_t iy = y0 + ky * a.dh;
+            if (iy < 0 || iy >= H) continue;
+            const float* row = xb + iy * W;
+            for (int64_t kx = 0; kx < a.kw; kx++) {
+              const int64_t ix = x0 + kx * a.dw;
+              if (ix < 0 || ix >= W) continue;
+              const float v = row[ix];
+              // Once NaN, m stays NaN: neither test can replace it.
+              if (v > m || std::isnan(v)) m = v;
+            }
+          }
+          *o++ = m;
+        }
+      }
+    }
+  });
+}
+
+TESSERA_KERNEL(avgPool2d) {
+  call.expect(2, 10);
+  const Planes p = planes_of(call);
+  const PoolGeometry a = pool_geometry(call);
+  // Core's avgPool2d has no dilation; backend-js ignores it, so a dilated call is malformed.
+  call.check(a.dh == 1 && a.dw == 1, "dilation must be 1");
+  check_pooled(call, p, a);
+  if (p.planes * p.Ho * p.Wo == 0) return;
+  const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; plane++) {
+      const float* xb = p.x + plane * H * W;
+      float* o = p.out + plane * Ho * Wo;
+      for (int64_t oy = 0; oy < Ho; oy++) {
+        int64_t y0 = oy * a.sh - a.ph;
+        int64_t y1 = std::min(y0 + a.kh, H + a.ph);
+        const int64_t h_pad = y1 - y0;
+        y0 = std::max<int64_t>(y0, 0);
+        y1 = std::min(y1, H);
+        for (int64_t ox = 0; ox < Wo; ox++) {
+          int64_t x0 = ox * a.sw - a.pw;
+          int64_t x1 = std::min(x0 + a.kw, W + a.pw);
+          const int64_t pool_size = h_pad * (x1 - x0);
+          x0 = std::max<int64_t>(x0, 0);
+          x1 = std::min(x1, W);
+          if (y0 >= y1 || x0 >= x1) {
+            *o++ = 0.0f;
+            continue;
+          }
+          double s = 0;
+          for (int64_t iy = y0; iy < y1; iy++) {
+            const float* row = xb + iy * W;
+            for (int64_t ix = x0; ix < x1; ix++) s += row[ix];
+          }
+          const int64_t divisor = a.count_include_pad ? pool_size : (y1 - y0) * (x1 - x0);
+          *o++ = static_cast<float>(s / static_cast<double>(divisor));
+        }
+      }
+    }
+  });
+}
+
+TESSERA_KERNEL(adaptiveAvgPool2d) {
+  call.expect(2, 0);
+  const Planes p = planes_of(call);
+  if (p.planes * p.Ho * p.Wo == 0) return;
+  // Every window is non-empty and inside the input only when both sizes are positive.
+  call.check(p.H >= 1 && p.W >= 1, "input spatial dims must be positive for a non-empty output");
+  const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  const int64_t taps = ((H + Ho - 1) / Ho + 1) * ((W + Wo - 1) / Wo + 1);
+  parallel_for(p.planes, plane_grain(Ho * Wo * taps), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; plane++) {
+      const float* xb = p.x + plane * H * W;
+      float* o = p.out + plane * Ho * Wo;
+      for (int64_t oy = 0; oy < Ho; oy++) {
+        // floor(oy*H/Ho) and ceil((oy+1)*H/Ho) in exact integer arithmetic.
+        const int64_t y0 = static_cast<int64_t>((__int128{oy} * H) / Ho);
+        const int64_t y1 = static_cast<int64_t>((__int128{oy + 1} * H + Ho - 1) / Ho);
+        for (int64_t ox = 0; ox < Wo; ox++) {
+          const int64_t x0 = static_cast<int64_t>((__int128{ox} * W) / Wo);
+          const int64_t x1 = static_cast<int64_t>((__int128{ox + 1} * W + Wo - 1) / Wo);
+          double s = 0;
+          for (int64_t iy = y0; iy < y1; iy++) {
+            const float* row = xb + iy * W;
+            for (int64_t ix = x0; ix < x1; ix++) s += row[ix];
+          }
+          *o++ = static_cast<float>(s / static_cast<double>((y1 - y0) * (x1 - x0)));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace tessera
