@@ -1,0 +1,151 @@
+// crossEntropy: logits [N,C], target (int32) [N], weight? [C], out | ignoreIndex, labelSmoothing,
+//   reduction (0 none → out [N], 1 mean / 2 sum → out []).
+// backend-js's rules (PyTorch 1.13): a row's loss is −w[t]·log p_t; ignored rows give 0 and leave the
+// mean's denominator Σ w[t]; label smoothing mixes (1−ε)·nll with ε·(−Σ_c w_c·log p_c)/C. Every target
+// is checked before anything is written. Rows run in parallel into float64 per-row buffers that are
+// then summed in row order, so the reduced loss does not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/row_math.h"
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;
+constexpr int kLanes = 16;
+
+float row_max(const float* x, int64_t n) {
+  float lane[kLanes];
+  for (int j = 0; j < kLanes; j++) lane[j] = -__builtin_inff();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+  float m = lane[0];
+  for (int j = 1; j < kLanes; j++) m = lane[j] > m ? lane[j] : m;
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+double row_exp_sum(const float* x, float m, int64_t n) {
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; j++) lane[j] += rm_exp(x[i + j] - m);
+  double s = 0;
+  for (int j = 0; j < kLanes; j++) s += lane[j];
+  for (; i < n; i++) s += rm_exp(x[i] - m);
+  return s;
+}
+
+/** Σ_c w_c·x_c (w null: Σ x_c) and Σ_c w_c (C without weights), in float64. */
+void row_weighted(const float* x, const float* w, int64_t n, double& sx, double& sw) {
+  double lx[kLanes] = {}, lw[kLanes] = {};
+  int64_t i = 0;
+  if (w) {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int j = 0; j < kLanes; j++) {
+        lx[j] += static_cast<double>(w[i + j]) * x[i + j];
+        lw[j] += w[i + j];
+      }
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      for (int j = 0; j < kLanes; j++) lx[j] += x[i + j];
+  }
+  sx = 0;
+  sw = 0;
+  for (int j = 0; j < kLanes; j++) {
+    sx += lx[j];
+    sw += lw[j];
+  }
+  for (; i < n; i++) {
+    sx += w ? static_cast<double>(w[i]) * x[i] : x[i];
+    sw += w ? w[i] : 0.0;
+  }
+  if (!w) sw = static_cast<double>(n);
+}
+
+}  // namespace
+}  // namespace tessera
+
+TESSERA_KERNEL(crossEntropy) {
+  using namespace tessera;
+  call.expect(4, 3);
+  const View& logits = call.view(0);
+  const View& target = call.view(1);
+  const View& weight = call.view(2);
+  const View& out = call.view(3);
+  call.check(logits.ndim == 2, "logits must be [N, C]");
+  const int64_t N = logits.shape[0], C = logits.shape[1];
+  call.check(logits.numel == 0 || (logits.present() && logits.dtype == DType::F32 && logits.contiguous()),
+             "logits must be contiguous float32");
+  call.check(target.ndim == 1 && target.shape[0] == N, "target must be [N]");
+  call.check(target.dtype == DType::I32, "target must be int32");
+  call.check(N == 0 || (target.present() && target.contiguous()), "target must be contiguous");
+  const bool has_w = weight.present();
+  if (has_w) {
+    call.check(weight.dtype == DType::F32 && weight.contiguous(), "weight must be contiguous float32");
+    call.check(weight.numel == C, "weight must have C elements");
+  }
+  const double ignore = call.attr(0);
+  const double eps = call.attr(1);
+  const int64_t reduction = call.iattr(2);
+  call.check(reduction >= 0 && reduction <= 2, "reduction must be 0, 1 or 2");
+  if (reduction == 0) {
+    call.check(out.ndim == 1 && out.shape[0] == N, "out must be [N] for reduction 'none'");
+  } else {
+    call.check(out.numel == 1, "out must have one element for reduction 'mean' or 'sum'");
+  }
+  call.check(out.numel == 0 || (out.present() && out.dtype == DType::F32 && out.contiguous()),
+             "out must be contiguous float32");
+
+  const int32_t* tp = N > 0 ? target.ptr<int32_t>() : nullptr;
+  for (int64_t n = 0; n < N; n++) {
+    const int32_t t = tp[n];
+    if (static_cast<double>(t) != ignore && !(t >= 0 && t < C)) {
+      call.fail("target " + std::to_string(t) + " at row " + std::to_string(n) + " is out of bounds for " +
+                std::to_string(C) + " classes");
+    }
+  }
+  const float* lp = N > 0 && C > 0 ? logits.ptr<float>() : nullptr;
+  const float* wp = has_w ? weight.ptr<float>() : nullptr;
+  std::vector<double> loss(static_cast<size_t>(N)), wt(static_cast<size_t>(N));
+  parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; n++) {
+      const int32_t t = tp[n];
+      if (static_cast<double>(t) == ignore) {
+        loss[n] = 0;
+        wt[n] = 0;
+        continue;
+      }
+      const float* x = lp + n * C;
+      const float m = row_max(x, C);
+      const double lse = static_cast<double>(m) + std::log(row_exp_sum(x, m, C));
+      const double w = wp ? wp[t] : 1.0;
+      double l = -w * (x[t] - lse);
+      if (eps > 0) {
+        // −Σ_c w_c·(x_c − lse) = lse·Σ w_c − Σ w_c·x_c
+        double sx, sw;
+        row_weighted(x, wp, C, sx, sw);
+        const double smooth = lse * sw - sx;
+        l = (1 - eps) * l + (eps * smooth) / static_cast<double>(C);
+      }
+      loss[n] = l;
+      wt[n] = w;
+    }
+  });
+  float* op = out.numel > 0 ? out.ptr<float>() : nullptr;
+  if (reduction == 0) {
+    for (int64_t n = 0; n < N; n++) op[n] = static_cast<float>(loss[n]);
+    return;
+  }
+  double total = 0, denom = 0;
+  for (int64_t n = 0; n < N; n++) {
+    total += loss[n];
+    denom += wt[n];
+  }
+  op[0] = static_cast<float>(reduction == 2 ? total : total / denom);
+}
