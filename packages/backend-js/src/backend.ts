@@ -4,6 +4,7 @@
  */
 import {
   type AdamAttrs,
+  ALL_FUSED_KERNELS,
   type AttentionAttrs,
   type Backend,
   type BackendInfo,
@@ -16,7 +17,6 @@ import {
   type DataId,
   type DType,
   encodeHalf,
-  FUSED_KERNELS,
   type FusedKernels,
   f32ToBf16,
   f32ToF16,
@@ -35,17 +35,18 @@ import {
 } from "@tessera/core";
 import { adamKernel } from "./kernels/adam.js";
 import { attentionKernel } from "./kernels/attention.js";
+import { attentionBackwardKernel } from "./kernels/attention-backward.js";
 import { conv2dKernel, convTranspose2dKernel } from "./kernels/conv.js";
 import { crossEntropyKernel } from "./kernels/cross-entropy.js";
 import { binaryKernel, copyKernel, copyMode, unaryKernel, whereKernel } from "./kernels/elementwise.js";
 import { gatherKernel, scatterAddKernel } from "./kernels/gather.js";
-import { geluKernel } from "./kernels/gelu.js";
+import { geluBackwardKernel, geluKernel } from "./kernels/gelu.js";
 import { interpolateKernel } from "./kernels/interpolate.js";
-import { layerNormKernel } from "./kernels/layer-norm.js";
+import { layerNormBackwardKernel, layerNormKernel } from "./kernels/layer-norm.js";
 import { matmulKernel } from "./kernels/matmul.js";
 import { adaptiveAvgPool2dKernel, avgPool2dKernel, maxPool2dKernel } from "./kernels/pool.js";
 import { reduceKernel } from "./kernels/reduce.js";
-import { softmaxKernel } from "./kernels/softmax.js";
+import { softmaxBackwardKernel, softmaxKernel } from "./kernels/softmax.js";
 import type { FloatArray } from "./kernels/types.js";
 import { encodeInto, halfToF32, hasHalf, StorageTable } from "./storage.js";
 
@@ -54,7 +55,10 @@ export const JS_DTYPES: readonly DType[] = ["float32", "float64", "int32", "bool
 export interface JsBackendOptions {
   /** Backend name (default 'js'). */
   name?: string;
-  /** Fused kernels to expose; default all. Pass [] for a primitives-only backend. */
+  /**
+   * Fused kernels to expose, forward and backward; default all. Pass [] for a primitives-only backend,
+   * FUSED_KERNELS for fused forwards whose gradients autograd computes with core ops.
+   */
   fused?: readonly (keyof FusedKernels)[];
 }
 
@@ -68,10 +72,10 @@ export class JsBackend implements Backend {
     this.name = opts.name ?? "js";
     const all = this.allFused();
     const fused: Partial<FusedKernels> = {};
-    for (const k of opts.fused ?? FUSED_KERNELS) {
+    for (const k of opts.fused ?? ALL_FUSED_KERNELS) {
       if (!(k in all)) {
         throw new RangeError(
-          `JsBackend: unknown fused kernel '${k as string}' (known: ${FUSED_KERNELS.join(", ")})`,
+          `JsBackend: unknown fused kernel '${k as string}' (known: ${ALL_FUSED_KERNELS.join(", ")})`,
         );
       }
       (fused as Record<string, unknown>)[k] = all[k];
@@ -97,6 +101,13 @@ export class JsBackend implements Backend {
       crossEntropy: (logits, target, weight, attrs, out) =>
         this.crossEntropyImpl(logits, target, weight, attrs, out),
       adamUpdate: (param, grad, m, v, attrs) => this.adamImpl(param, grad, m, v, attrs),
+      softmaxBackward: (y, dy, dim, dx) => this.softmaxBackwardImpl(y, dy, dim, dx, false),
+      logSoftmaxBackward: (y, dy, dim, dx) => this.softmaxBackwardImpl(y, dy, dim, dx, true),
+      layerNormBackward: (x, w, dy, size, eps, dx, dw, db) =>
+        this.layerNormBackwardImpl(x, w, dy, size, eps, dx, dw, db),
+      geluBackward: (x, dy, approximate, dx) => this.geluBackwardImpl(x, dy, approximate, dx),
+      attentionBackward: (q, k, v, mask, dout, attrs, dq, dk, dv, dmask) =>
+        this.attentionBackwardImpl(q, k, v, mask, dout, attrs, dq, dk, dv, dmask),
     };
   }
 
@@ -357,6 +368,142 @@ export class JsBackend implements Backend {
       outOff: out.offset,
       weights: this.farrOrNull(weights),
       weightsOff: weights?.offset ?? 0,
+    });
+  }
+
+  // ---- backward kernels of fused ops ----
+
+  /**
+   * `halfSafe` for kernels with optional outputs: the outputs that are present are converted, and
+   * `fn` receives null where an output is absent.
+   */
+  private halfSafeOpt(
+    views: (View | null)[],
+    outs: (View | null)[],
+    fn: (views: (View | null)[], outs: (View | null)[]) => void,
+  ): boolean {
+    const present = outs.filter((o): o is View => o !== null);
+    return this.halfSafe(views, present, (cv, co) => {
+      let i = 0;
+      fn(
+        cv,
+        outs.map((o) => (o ? co[i++]! : null)),
+      );
+    });
+  }
+
+  private softmaxBackwardImpl(y: View, dy: View, dim: number, dx: View, log: boolean): void {
+    if (this.halfSafe([y, dy], [dx], ([cy, cd], [co]) => this.softmaxBackwardImpl(cy!, cd!, dim, co!, log)))
+      return;
+    softmaxBackwardKernel(
+      this.farr(y),
+      y.offset,
+      this.farr(dy),
+      dy.offset,
+      y.shape,
+      dim,
+      this.farr(dx),
+      dx.offset,
+      log,
+    );
+  }
+
+  private layerNormBackwardImpl(
+    x: View,
+    w: View | null,
+    dy: View,
+    size: number,
+    eps: number,
+    dx: View,
+    dw: View | null,
+    db: View | null,
+  ): void {
+    if (
+      this.halfSafeOpt([x, w, dy], [dx, dw, db], ([cx, cw, cd], [cdx, cdw, cdb]) =>
+        this.layerNormBackwardImpl(cx!, cw ?? null, cd!, size, eps, cdx!, cdw ?? null, cdb ?? null),
+      )
+    )
+      return;
+    const n = numel(x.shape);
+    layerNormBackwardKernel(
+      this.farr(x),
+      x.offset,
+      size === 0 ? 0 : n / size,
+      size,
+      this.farrOrNull(w),
+      w?.offset ?? 0,
+      this.farr(dy),
+      dy.offset,
+      eps,
+      this.farr(dx),
+      dx.offset,
+      this.farrOrNull(dw),
+      dw?.offset ?? 0,
+      this.farrOrNull(db),
+      db?.offset ?? 0,
+    );
+  }
+
+  private geluBackwardImpl(x: View, dy: View, approximate: "none" | "tanh", dx: View): void {
+    if (this.halfSafe([x, dy], [dx], ([cx, cd], [co]) => this.geluBackwardImpl(cx!, cd!, approximate, co!)))
+      return;
+    geluBackwardKernel(
+      this.farr(x),
+      x.offset,
+      this.farr(dy),
+      dy.offset,
+      numel(x.shape),
+      approximate,
+      this.farr(dx),
+      dx.offset,
+    );
+  }
+
+  private attentionBackwardImpl(
+    q: View,
+    k: View,
+    v: View,
+    mask: View | null,
+    dout: View,
+    attrs: AttentionAttrs,
+    dq: View,
+    dk: View,
+    dv: View,
+    dmask: View | null,
+  ): void {
+    if (
+      this.halfSafeOpt([q, k, v, mask, dout], [dq, dk, dv, dmask], ([cq, ck, cv, cm, cd], [oq, ok, ov, om]) =>
+        this.attentionBackwardImpl(cq!, ck!, cv!, cm ?? null, cd!, attrs, oq!, ok!, ov!, om ?? null),
+      )
+    )
+      return;
+    const [B, Sq, D] = q.shape as [number, number, number];
+    attentionBackwardKernel({
+      q: this.farr(q),
+      qOff: q.offset,
+      k: this.farr(k),
+      kOff: k.offset,
+      v: this.farr(v),
+      vOff: v.offset,
+      mask: this.farrOrNull(mask),
+      maskOff: mask?.offset ?? 0,
+      dout: this.farr(dout),
+      doutOff: dout.offset,
+      B,
+      Sq,
+      Sk: k.shape[1]!,
+      D,
+      Dv: v.shape[2]!,
+      scale: attrs.scale,
+      causal: attrs.causal,
+      dq: this.farr(dq),
+      dqOff: dq.offset,
+      dk: this.farr(dk),
+      dkOff: dk.offset,
+      dv: this.farr(dv),
+      dvOff: dv.offset,
+      dmask: this.farrOrNull(dmask),
+      dmaskOff: dmask?.offset ?? 0,
     });
   }
 

@@ -172,6 +172,18 @@ export interface AdamAttrs {
  * - maxPool2d/avgPool2d/adaptiveAvgPool2d/interpolate: x [N,C,H,W] → out [N,C,Ho,Wo].
  * - crossEntropy: logits [N,C], target int32 [N], weight [C] or null; out [] or [N] (reduction none).
  * - adamUpdate: in place on param, m, v (all contiguous, one dtype).
+ *
+ * Backward kernels (FUSED_BACKWARD_KERNELS) compute the input gradients of five of them from the
+ * output gradient. Autograd's rule for an op uses its backward kernel where the backend has it and
+ * differentiates with core ops otherwise; every view has the dtype of the forward input.
+ * - softmaxBackward: y = softmax(x), dy, dx all like x; dx = y·(dy − Σ_dim dy·y).
+ * - logSoftmaxBackward: y = logSoftmax(x); dx = dy − exp(y)·Σ_dim dy.
+ * - layerNormBackward: x, dy, dx like x; weight null or [normalizedSize]; dweight = Σ_rows dy·x̂ and
+ *   dbias = Σ_rows dy, each [normalizedSize] or null when not wanted (x̂ the normalised x).
+ * - geluBackward: x, dy, dx alike; dx = dy·gelu'(x).
+ * - attentionBackward: q, k, v, mask as in attention (causal and scale in attrs), dout [B,Sq,Dv];
+ *   dq, dk, dv like q, k, v; dmask null or [B,Sq,Sk], the gradient w.r.t. the additive mask, which is
+ *   the gradient w.r.t. the logits. Recomputes the weights: the forward saves nothing for it.
  */
 export interface FusedKernels {
   softmax(x: View, dim: number, out: View): void;
@@ -202,10 +214,48 @@ export interface FusedKernels {
   interpolate(x: View, attrs: InterpolateAttrs, out: View): void;
   crossEntropy(logits: View, target: View, weight: View | null, attrs: CrossEntropyAttrs, out: View): void;
   adamUpdate(param: View, grad: View, m: View, v: View, attrs: AdamAttrs): void;
+
+  // ---- backward kernels ----
+  softmaxBackward(y: View, dy: View, dim: number, dx: View): void;
+  logSoftmaxBackward(y: View, dy: View, dim: number, dx: View): void;
+  layerNormBackward(
+    x: View,
+    weight: View | null,
+    dy: View,
+    normalizedSize: number,
+    eps: number,
+    dx: View,
+    dweight: View | null,
+    dbias: View | null,
+  ): void;
+  geluBackward(x: View, dy: View, approximate: "none" | "tanh", dx: View): void;
+  attentionBackward(
+    q: View,
+    k: View,
+    v: View,
+    mask: View | null,
+    dout: View,
+    attrs: AttentionAttrs,
+    dq: View,
+    dk: View,
+    dv: View,
+    dmask: View | null,
+  ): void;
 }
 
 export type FusedKernelName = keyof FusedKernels;
 
+/** The gradient kernels of fused ops (see FusedKernels); optional like every fused kernel. */
+export const FUSED_BACKWARD_KERNELS = [
+  "softmaxBackward",
+  "logSoftmaxBackward",
+  "layerNormBackward",
+  "geluBackward",
+  "attentionBackward",
+] as const satisfies readonly FusedKernelName[];
+export type FusedBackwardKernelName = (typeof FUSED_BACKWARD_KERNELS)[number];
+
+/** The forward fused kernels: each one is the fast path of an op of core. */
 export const FUSED_KERNELS: readonly FusedKernelName[] = [
   "softmax",
   "logSoftmax",
@@ -221,6 +271,9 @@ export const FUSED_KERNELS: readonly FusedKernelName[] = [
   "crossEntropy",
   "adamUpdate",
 ];
+
+/** Every fused kernel name, forward then backward (what `capabilities` and the support table list). */
+export const ALL_FUSED_KERNELS: readonly FusedKernelName[] = [...FUSED_KERNELS, ...FUSED_BACKWARD_KERNELS];
 
 export const PRIMITIVE_KERNELS = [
   "copy",
@@ -290,6 +343,6 @@ export interface Backend {
 export function capabilities(backend: Backend): { dtypes: DType[]; fused: FusedKernelName[] } {
   return {
     dtypes: [...backend.dtypes],
-    fused: FUSED_KERNELS.filter((k) => typeof backend.fused[k] === "function"),
+    fused: ALL_FUSED_KERNELS.filter((k) => typeof backend.fused[k] === "function"),
   };
 }

@@ -13,7 +13,7 @@ import type {
   RandomState,
   View,
 } from "./backend.js";
-import { FUSED_KERNELS } from "./backend.js";
+import { ALL_FUSED_KERNELS } from "./backend.js";
 import type { DType, StorageArray } from "./dtype.js";
 import { decodeHalf, isHalf } from "./dtype.js";
 import { fmtShape } from "./shape.js";
@@ -74,7 +74,7 @@ export class ShadowBackend implements Backend {
     this.atol = opts.atol ?? 1e-5;
     this.rtol = opts.rtol ?? 1e-4;
     // The shadow offers a fused kernel where the main backend has it, so exactly its code paths run.
-    for (const k of FUSED_KERNELS) {
+    for (const k of ALL_FUSED_KERNELS) {
       if (typeof main.fused[k] === "function") (this.fused as Record<string, unknown>)[k] = this.fusedCall(k);
     }
   }
@@ -243,9 +243,14 @@ function isView(a: unknown): a is View {
   return typeof a === "object" && a !== null && "id" in a && "shape" in a && "strides" in a;
 }
 
-/** Output views of a fused call: `out` (and attention's optional `weights`) are the trailing view args. */
+/**
+ * Output views of a fused call: the trailing view args (`out`; attention's optional `weights`; the
+ * gradients of the backward kernels, optional ones null when not wanted).
+ */
 function outputsOf(k: FusedKernelName, args: unknown[]): View[] {
   if (k === "attention") return [args[5], args[6]].filter(isView) as View[];
+  if (k === "layerNormBackward") return args.slice(5).filter(isView) as View[];
+  if (k === "attentionBackward") return args.slice(6).filter(isView) as View[];
   const last = args[args.length - 1];
   return isView(last) ? [last] : [];
 }

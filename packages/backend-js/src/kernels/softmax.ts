@@ -93,3 +93,41 @@ export function softmaxRow(
     for (let i = 0; i < len; i++) out[op + i] = out[op + i]! * inv;
   }
 }
+
+/**
+ * Gradient of softmax (dx = y·(dy − Σ dy·y)) or logSoftmax (dx = dy − exp(y)·Σ dy) over `dim`, from the
+ * forward output `y`; the row sum accumulates in float64.
+ */
+export function softmaxBackwardKernel(
+  y: FloatArray,
+  yOff: number,
+  dy: FloatArray,
+  dyOff: number,
+  shape: readonly number[],
+  dim: number,
+  dx: FloatArray,
+  dxOff: number,
+  log: boolean,
+): void {
+  const { outer, len, inner } = splitAround(shape, dim);
+  if (outer * len * inner === 0) return;
+  const sum = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    const base = o * len * inner;
+    sum.fill(0);
+    for (let k = 0; k < len; k++) {
+      const p = base + k * inner;
+      if (log) for (let j = 0; j < inner; j++) sum[j]! += dy[dyOff + p + j]!;
+      else for (let j = 0; j < inner; j++) sum[j]! += dy[dyOff + p + j]! * y[yOff + p + j]!;
+    }
+    for (let k = 0; k < len; k++) {
+      const p = base + k * inner;
+      if (log) {
+        for (let j = 0; j < inner; j++)
+          dx[dxOff + p + j] = dy[dyOff + p + j]! - Math.exp(y[yOff + p + j]!) * sum[j]!;
+      } else {
+        for (let j = 0; j < inner; j++) dx[dxOff + p + j] = y[yOff + p + j]! * (dy[dyOff + p + j]! - sum[j]!);
+      }
+    }
+  }
+}
