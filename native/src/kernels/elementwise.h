@@ -1,0 +1,148 @@
+// Shared machinery of the elementwise kernels (copy, fill, where, unary, binary, random):
+// JS number→typed-array conversions, a strided N-d row iterator that coalesces dims, and
+// per-dtype row loaders/storers through a float64 buffer (how backend-js computes: every value is
+// a JS number, rounded to the storage dtype on store).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "tessera.h"
+
+namespace tessera {
+namespace ew {
+
+/** JS ToInt32 (what an Int32Array store does): NaN/±Inf → 0, truncate, wrap modulo 2^32. */
+inline int32_t to_int32(double d) {
+  if (d > -2147483649.0 && d < 2147483648.0) return static_cast<int32_t>(d);
+  if (!std::isfinite(d)) return 0;
+  double m = std::fmod(std::trunc(d), 4294967296.0);
+  if (m < 0) m += 4294967296.0;
+  return static_cast<int32_t>(static_cast<uint32_t>(m));
+}
+
+/** JS ToUint8 (a Uint8Array store, i.e. a bool storage written by arithmetic). */
+inline uint8_t to_uint8(double d) {
+  if (d >= 0 && d < 256.0) return static_cast<uint8_t>(d);
+  if (!std::isfinite(d)) return 0;
+  double m = std::fmod(std::trunc(d), 256.0);
+  if (m < 0) m += 256.0;
+  return static_cast<uint8_t>(m);
+}
+
+/** A row plan over K views of one shape: size-1 dims dropped, mergeable dims coalesced. */
+template <int K>
+struct Plan {
+  int nd = 1;
+  int64_t n = 0;
+  int64_t shape[kMaxDims] = {};
+  int64_t st[K][kMaxDims] = {};
+  int64_t off[K] = {};
+  int64_t inner() const { return shape[nd - 1]; }
+  int64_t istride(int k) const { return st[k][nd - 1]; }
+};
+
+/** Views must all have `ref`'s shape (the caller checks). */
+template <int K>
+Plan<K> make_plan(const View* const (&v)[K], const View& ref) {
+  Plan<K> p;
+  p.n = ref.numel;
+  for (int k = 0; k < K; k++) p.off[k] = v[k]->offset;
+  int nd = 0;
+  for (int d = 0; d < ref.ndim; d++) {
+    if (ref.shape[d] == 1) continue;
+    bool merge = nd > 0;
+    for (int k = 0; k < K && merge; k++)
+      if (p.st[k][nd - 1] != v[k]->strides[d] * ref.shape[d]) merge = false;
+    if (merge) {
+      p.shape[nd - 1] *= ref.shape[d];
+      for (int k = 0; k < K; k++) p.st[k][nd - 1] = v[k]->strides[d];
+    } else {
+      p.shape[nd] = ref.shape[d];
+      for (int k = 0; k < K; k++) p.st[k][nd] = v[k]->strides[d];
+      nd++;
+    }
+  }
+  if (nd == 0) {
+    nd = 1;
+    p.shape[0] = ref.numel;  // 1, or 0 for an empty tensor (a size-0 dim is kept above)
+    for (int k = 0; k < K; k++) p.st[k][0] = 0;
+  }
+  p.nd = nd;
+  return p;
+}
+
+/** True when some element of view `k` is addressed twice (a stride-0 dim of size > 1). */
+template <int K>
+bool overlaps(const Plan<K>& p, int k) {
+  for (int d = 0; d < p.nd; d++)
+    if (p.shape[d] > 1 && p.st[k][d] == 0) return true;
+  return false;
+}
+
+/**
+ * Calls fn(off, count) for each run of the innermost dim covering linear elements [begin, end);
+ * off[k] is view k's element offset of the run's first element (inner strides: p.istride(k)).
+ */
+template <int K, typename F>
+void for_rows(const Plan<K>& p, int64_t begin, int64_t end, F&& fn) {
+  if (begin >= end) return;
+  const int nd = p.nd;
+  const int64_t inner = p.shape[nd - 1];
+  int64_t idx[kMaxDims];
+  int64_t o[K];
+  for (int k = 0; k < K; k++) o[k] = p.off[k];
+  int64_t rem = begin;
+  for (int d = nd - 1; d >= 0; d--) {
+    idx[d] = rem % p.shape[d];
+    rem /= p.shape[d];
+    for (int k = 0; k < K; k++) o[k] += idx[d] * p.st[k][d];
+  }
+  int64_t pos = begin;
+  while (true) {
+    const int64_t cnt = std::min(inner - idx[nd - 1], end - pos);
+    fn(o, cnt);
+    pos += cnt;
+    if (pos >= end) break;
+    idx[nd - 1] += cnt;
+    for (int k = 0; k < K; k++) o[k] += cnt * p.st[k][nd - 1];
+    for (int d = nd - 1; d > 0 && idx[d] == p.shape[d]; d--) {
+      for (int k = 0; k < K; k++) o[k] += p.st[k][d - 1] - idx[d] * p.st[k][d];
+      idx[d] = 0;
+      idx[d - 1]++;
+    }
+  }
+}
+
+/** Runs for_rows over the plan, split across the pool unless `serial`. */
+template <int K, typename F>
+void run_rows(const Plan<K>& p, int64_t grain, bool serial, F&& fn) {
+  if (p.n <= 0) return;
+  if (serial || p.n <= grain) {
+    for_rows(p, 0, p.n, fn);
+    return;
+  }
+  parallel_for(p.n, grain, [&](int64_t b, int64_t e) { for_rows(p, b, e, fn); });
+}
+
+constexpr int64_t kChunk = 256;  // elements per float64 buffer pass
+
+/** Loads n elements (element stride s, starting at element `off` of the storage) as JS numbers. */
+void load_f64(const View& v, int64_t off, int64_t s, int64_t n, double* buf);
+
+/**
+ * Stores n JS numbers with typed-array semantics (float32 rounds, int32 is ToInt32, half encodes
+ * through float32). bool: `nonzero` gives x != 0 (copy's rule), otherwise ToUint8 (an arithmetic
+ * result written to a Uint8Array, as backend-js does).
+ */
+void store_f64(const View& v, int64_t off, int64_t s, int64_t n, const double* buf, bool nonzero);
+
+/** Throws unless every view has the shape of `ref`. */
+inline void check_same_shape(const Call& call, const View& ref, const View& v, const char* what) {
+  call.check(v.same_shape(ref), what);
+}
+
+}  // namespace ew
+}  // namespace tessera

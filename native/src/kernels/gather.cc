@@ -1,0 +1,198 @@
+// gather and scatterAdd along one dim (torch.gather / scatter_add_), as backend-js's kernels/gather.ts:
+// out[i] = x[i with coordinate dim replaced by index[i]]; dst[.. index[i] ..] += src[i].
+// Every index is validated before anything is written, so a bad index throws and leaves dst untouched.
+#include <cstdint>
+#include <string>
+
+#include "kernels/elementwise.h"
+#include "tessera.h"
+
+namespace tessera {
+namespace {
+
+struct Geometry {
+  int rank = 0;
+  int dim = 0;
+  int64_t size = 1;                // x/dst size along dim (1 for rank 0)
+  int64_t ishape[kMaxDims] = {};   // index shape
+  int64_t xstride[kMaxDims] = {};  // contiguous strides of x/dst
+  int64_t n = 1;                   // index elements
+};
+
+Geometry geometry(const Call& call, const View& data, const View& index, int64_t dim, const char* data_name) {
+  Geometry g;
+  g.rank = data.ndim;
+  call.check(index.ndim == data.ndim, "index must have the rank of the indexed tensor");
+  call.check(dim >= 0 && dim < (g.rank == 0 ? 1 : g.rank), "dim is out of range");
+  g.dim = static_cast<int>(dim);
+  int64_t s = 1;
+  for (int d = g.rank - 1; d >= 0; d--) {
+    g.xstride[d] = s;
+    s *= data.shape[d];
+  }
+  for (int d = 0; d < g.rank; d++) {
+    g.ishape[d] = index.shape[d];
+    if (d != g.dim && index.shape[d] > data.shape[d])
+      call.fail(std::string("index is larger than ") + data_name + " at dim " + std::to_string(d) +
+                ", which is not the indexing dim");
+  }
+  g.size = g.rank == 0 ? 1 : data.shape[g.dim];
+  g.n = index.numel;
+  return g;
+}
+
+/** Throws on the first index outside [0, size). */
+void validate(const Call& call, const char* op, const int32_t* idx, int64_t n, int64_t size, int dim) {
+  int64_t bad = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (idx[i] < 0 || idx[i] >= size) {
+      bad = i;
+      break;
+    }
+  if (bad >= 0)
+    ::tessera::fail(std::string(op) + ": index " + std::to_string(idx[bad]) + " is out of bounds for dim " +
+                    std::to_string(dim) + " with size " + std::to_string(size));
+  (void)call;
+}
+
+template <typename T>
+void gather_typed(const Geometry& g, const T* x, const int32_t* idx, T* out) {
+  const int r = g.rank;
+  const int64_t dstride = r ? g.xstride[g.dim] : 1;
+  parallel_for(g.n, 16384, [&](int64_t b, int64_t e) {
+    int64_t pos[kMaxDims] = {};
+    int64_t base = 0;  // x offset of pos with pos[dim] read as 0
+    int64_t rem = b;
+    for (int d = r - 1; d >= 0; d--) {
+      pos[d] = rem % g.ishape[d];
+      rem /= g.ishape[d];
+      if (d != g.dim) base += pos[d] * g.xstride[d];
+    }
+    for (int64_t i = b; i < e; i++) {
+      out[i] = x[base + idx[i] * dstride];
+      for (int d = r - 1; d >= 0; d--) {
+        pos[d]++;
+        if (d != g.dim) base += g.xstride[d];
+        if (pos[d] < g.ishape[d]) break;
+        if (d != g.dim) base -= g.xstride[d] * g.ishape[d];
+        pos[d] = 0;
+      }
+    }
+  });
+}
+
+/**
+ * Each (outer, inner) position of index owns the dst elements it can reach (they differ outside
+ * dim), and walks dim in ascending order, so every dst element receives its additions in
+ * backend-js's order whatever the thread split.
+ */
+template <typename T, typename Add>
+void scatter_typed(const Geometry& g, T* dst, const int32_t* idx, const View& src, Add add) {
+  const int r = g.rank;
+  const int dim = g.dim;
+  const int64_t L = r ? g.ishape[dim] : 1;
+  if (L == 0 || g.n == 0) return;
+  int64_t Q = 1;
+  for (int d = dim + 1; d < r; d++) Q *= g.ishape[d];
+  const int64_t P = g.n / L;
+  const int64_t dstride = r ? g.xstride[dim] : 1;
+  const int64_t sstride = r ? src.strides[dim] : 0;
+  const T* s = src.ptr<T>();
+  parallel_for(P, L >= 64 ? 64 : 4096 / L + 1, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) {
+      const int64_t o = p / Q, q = p % Q;
+      // Offsets of (o, ·, q) in dst, src and index.
+      int64_t dbase = 0, sbase = 0;
+      int64_t rem = q;
+      for (int d = r - 1; d > dim; d--) {
+        const int64_t c = rem % g.ishape[d];
+        rem /= g.ishape[d];
+        dbase += c * g.xstride[d];
+        sbase += c * src.strides[d];
+      }
+      rem = o;
+      for (int d = dim - 1; d >= 0; d--) {
+        const int64_t c = rem % g.ishape[d];
+        rem /= g.ishape[d];
+        dbase += c * g.xstride[d];
+        sbase += c * src.strides[d];
+      }
+      const int64_t ibase = o * L * Q + q;
+      for (int64_t j = 0; j < L; j++) {
+        T& t = dst[dbase + idx[ibase + j * Q] * dstride];
+        t = add(t, s[sbase + j * sstride]);
+      }
+    }
+  });
+}
+
+}  // namespace
+}  // namespace tessera
+
+using tessera::DType;
+using tessera::View;
+
+TESSERA_KERNEL(gather) {
+  call.expect(3, 1);
+  const View& x = call.view(0);
+  const View& index = call.contiguous(1, DType::I32);
+  const View& out = call.view(2);
+  call.check(x.present() && out.present(), "x and out are required");
+  call.check(x.contiguous() && out.contiguous(), "x and out must be contiguous");
+  call.check(out.dtype == x.dtype, "out must have x's dtype");
+  call.check(out.same_shape(index), "out must have index's shape");
+  const tessera::Geometry g = tessera::geometry(call, x, index, call.iattr(0), "x");
+  if (g.n == 0) return;
+  const int32_t* idx = index.ptr<int32_t>();
+  tessera::validate(call, "gather", idx, g.n, g.size, g.dim);
+  switch (tessera::dtype_size(x.dtype)) {
+    case 1:
+      tessera::gather_typed(g, x.ptr<uint8_t>(), idx, out.ptr<uint8_t>());
+      break;
+    case 2:
+      tessera::gather_typed(g, x.ptr<uint16_t>(), idx, out.ptr<uint16_t>());
+      break;
+    case 4:
+      tessera::gather_typed(g, x.ptr<uint32_t>(), idx, out.ptr<uint32_t>());
+      break;
+    case 8:
+      tessera::gather_typed(g, x.ptr<uint64_t>(), idx, out.ptr<uint64_t>());
+      break;
+    default:
+      call.fail("unsupported element size");
+  }
+}
+
+TESSERA_KERNEL(scatterAdd) {
+  call.expect(3, 1);
+  const View& dst = call.view(0);
+  const View& index = call.contiguous(1, DType::I32);
+  const View& src = call.view(2);
+  call.check(dst.present() && src.present(), "dst and src are required");
+  call.check(dst.contiguous(), "dst must be contiguous");
+  call.check(src.dtype == dst.dtype, "src must have dst's dtype");
+  call.check(src.same_shape(index), "src must have index's shape");
+  const tessera::Geometry g = tessera::geometry(call, dst, index, call.iattr(0), "dst");
+  if (g.n == 0) return;
+  const int32_t* idx = index.ptr<int32_t>();
+  tessera::validate(call, "scatterAdd", idx, g.n, g.size, g.dim);
+  switch (dst.dtype) {
+    case DType::F32:  // each addition rounds to float32, as a Float32Array store does
+      tessera::scatter_typed(g, dst.ptr<float>(), idx, src, [](float a, float b) { return a + b; });
+      break;
+    case DType::F64:
+      tessera::scatter_typed(g, dst.ptr<double>(), idx, src, [](double a, double b) { return a + b; });
+      break;
+    case DType::I32:  // float64 sum then ToInt32: a wrapping add
+      tessera::scatter_typed(g, dst.ptr<int32_t>(), idx, src, [](int32_t a, int32_t b) {
+        return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+      });
+      break;
+    case DType::Bool:  // a Uint8Array store of the sum (backend-js); ToUint8 wraps
+      tessera::scatter_typed(g, dst.ptr<uint8_t>(), idx, src,
+                             [](uint8_t a, uint8_t b) { return static_cast<uint8_t>(a + b); });
+      break;
+    default:
+      call.fail("dst must be float32, float64, int32 or bool (half dtypes are converted by the caller)");
+  }
+}
