@@ -148,13 +148,14 @@ void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_
   }
 }
 
+// The row sum stays float64 and each dx is rounded once, as backend-js does.
 void backward_row(const float* y, const float* dy, float* dx, int64_t n, bool log) {
   if (log) {
-    const float s = static_cast<float>(row_dot(dy, nullptr, n));
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] - rm_exp(y[i]) * s;
+    const double s = row_dot(dy, nullptr, n);
+    for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(dy[i] - static_cast<double>(rm_exp(y[i])) * s);
   } else {
-    const float s = static_cast<float>(row_dot(dy, y, n));
-    for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - s);
+    const double s = row_dot(dy, y, n);
+    for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(y[i] * (dy[i] - s));
   }
 }
 
@@ -169,16 +170,14 @@ void backward_cols(const float* y, const float* dy, float* dx, int64_t len, int6
     else
       for (int64_t j = 0; j < w; j++) sum[j] += static_cast<double>(a[j]) * b[j];
   }
-  float s[kTile];
-  for (int64_t j = 0; j < w; j++) s[j] = static_cast<float>(sum[j]);
   for (int64_t k = 0; k < len; k++) {
     const float* a = dy + k * inner;
     const float* b = y + k * inner;
     float* q = dx + k * inner;
     if (log)
-      for (int64_t j = 0; j < w; j++) q[j] = a[j] - rm_exp(b[j]) * s[j];
+      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(a[j] - static_cast<double>(rm_exp(b[j])) * sum[j]);
     else
-      for (int64_t j = 0; j < w; j++) q[j] = b[j] * (a[j] - s[j]);
+      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(b[j] * (a[j] - sum[j]));
   }
 }
 
