@@ -33,6 +33,7 @@ namespace tessera {
 void attn_gemm_nn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
                          int64_t ldb, float* C, int64_t ldc, bool acc);
 float attn_exp_sum_avx512(float* s, int64_t n, float shift);
+float attn_prep_row_avx512(float* s, int64_t tk, float scale, const float* mrow, int64_t limit);
 #endif
 
 namespace {
@@ -69,18 +70,35 @@ float exp_sum_generic(float* s, int64_t n, float shift) {
   return sum;
 }
 
+float prep_row_generic(float* s, int64_t tk, float scale, const float* mrow, int64_t limit) {
+  if (limit < 0) limit = 0;
+  if (limit > tk) limit = tk;
+  if (mrow) {
+    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale + mrow[c];
+  } else {
+    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale;
+  }
+  for (int64_t c = limit; c < tk; c++) s[c] = kNegInf;
+  float mt = kNegInf;
+  for (int64_t c = 0; c < limit; c++) mt = s[c] > mt ? s[c] : mt;
+  return mt;
+}
+
 struct Ops {
   void (*gemm_nn)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool);
   float (*exp_sum)(float*, int64_t, float);
+  // One row of a logits tile: s = s·scale + mask, keys at column >= limit set to -Inf (causal);
+  // returns the row max, ignoring NaN (like backend-js's `if (s > mt)`).
+  float (*prep_row)(float*, int64_t, float, const float*, int64_t);
 };
 
 const Ops& ops() {
   static const Ops o = [] {
 #if defined(__x86_64__)
     if (cpu_features().avx512f && std::string(isa()) == "avx512")
-      return Ops{attn_gemm_nn_avx512, attn_exp_sum_avx512};
+      return Ops{attn_gemm_nn_avx512, attn_exp_sum_avx512, attn_prep_row_avx512};
 #endif
-    return Ops{gemm_nn_generic, exp_sum_generic};
+    return Ops{gemm_nn_generic, exp_sum_generic, prep_row_generic};
   }();
   return o;
 }
@@ -101,24 +119,9 @@ void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float*
     for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
 }
 
-// One row of a logits tile: s = s·scale + mask, keys at column >= limit set to -Inf (causal).
-// Returns the row max, ignoring NaN (like backend-js's `if (s > mt)`).
-inline float prep_row(float* s, int64_t tk, float scale, const float* mrow, int64_t limit) {
-  if (limit < 0) limit = 0;
-  if (limit > tk) limit = tk;
-  if (mrow) {
-    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale + mrow[c];
-  } else {
-    for (int64_t c = 0; c < limit; c++) s[c] = s[c] * scale;
-  }
-  for (int64_t c = limit; c < tk; c++) s[c] = kNegInf;
-  float mt = kNegInf;
-  for (int64_t c = 0; c < limit; c++) mt = s[c] > mt ? s[c] : mt;
-  return mt;
-}
-
 struct FwdScratch {
   std::vector<float> S, Kt, A, m, l;
+  int64_t ktBatch = -1;  // the batch whose kᵀ [D, Sk] is packed in Kt
 };
 
 /**
@@ -137,7 +140,12 @@ void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* o
   const int64_t kend = p.causal ? std::min(Sk, i0 + tq) : Sk;
   const int64_t tkMax = weights ? std::max<int64_t>(kend, 1) : std::min(TK, Sk);
   w.S.resize(static_cast<size_t>(tq * tkMax));
-  w.Kt.resize(static_cast<size_t>(D * tkMax));
+  if (w.ktBatch != b) {
+    // Workers take the query blocks of one batch in a row, so kᵀ is packed once per batch and worker.
+    w.Kt.resize(static_cast<size_t>(D * Sk));
+    transpose(kb, D, Sk, D, w.Kt.data(), Sk);
+    w.ktBatch = b;
+  }
   w.A.assign(static_cast<size_t>(tq * Dv), 0.0f);
   w.m.assign(static_cast<size_t>(tq), kNegInf);
   w.l.assign(static_cast<size_t>(tq), 0.0f);
@@ -145,12 +153,11 @@ void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* o
   float* A = w.A.data();
   for (int64_t j0 = 0; j0 < kend; j0 += tkMax) {
     const int64_t tk = std::min(tkMax, kend - j0);
-    transpose(kb + j0 * D, D, tk, D, w.Kt.data(), tk);
-    o.gemm_nn(tq, tk, D, qb, D, w.Kt.data(), tk, S, tk, false);
+    o.gemm_nn(tq, tk, D, qb, D, w.Kt.data() + j0, Sk, S, tk, false);
     for (int64_t r = 0; r < tq; r++) {
       float* s = S + r * tk;
       const int64_t limit = p.causal ? i0 + r + 1 - j0 : tk;
-      const float mt = prep_row(s, tk, p.scale, mb ? mb + r * Sk + j0 : nullptr, limit);
+      const float mt = o.prep_row(s, tk, p.scale, mb ? mb + r * Sk + j0 : nullptr, limit);
       const float mOld = w.m[r];
       const float mNew = std::max(mt, mOld);
       if (mNew == kNegInf) {
@@ -250,7 +257,7 @@ void backward_ktiles(const Problem& p, const BwdArgs& g, int64_t b, int64_t star
         const int64_t i = i0 + r;
         const float* mrow = p.mask ? p.mask + (b * Sq + i) * Sk + j0 : nullptr;
         const int64_t limit = p.causal ? i + 1 - j0 : tk;
-        prep_row(S + r * tk, tk, p.scale, mrow, limit);
+        o.prep_row(S + r * tk, tk, p.scale, mrow, limit);
         o.exp_sum(S + r * tk, tk, g.lse[b * Sq + i]);
       }
       o.gemm_nn(tq, tk, Dv, ob + i0 * Dv, Dv, w.Vt.data(), tk, dP, tk, false);

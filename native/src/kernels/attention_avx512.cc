@@ -20,19 +20,29 @@ inline void micro(int64_t k, const float* A, int64_t lda, const float* B, int64_
   __mmask16 m[NQ];
   for (int q = 0; q < NQ; q++) m[q] = lane_mask(nc - 16 * q);
   __m512 c[R][NQ];
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-    for (int q = 0; q < NQ; q++)
-      c[r][q] = acc ? _mm512_maskz_loadu_ps(m[q], C + r * ldc + 16 * q) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int q = 0; q < NQ; q++) c[r][q] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < k; kk++) {
     __m512 b[NQ];
+#pragma GCC unroll 4
     for (int q = 0; q < NQ; q++) b[q] = _mm512_maskz_loadu_ps(m[q], B + kk * ldb + 16 * q);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       const __m512 a = _mm512_set1_ps(A[r * lda + kk]);
+#pragma GCC unroll 4
       for (int q = 0; q < NQ; q++) c[r][q] = _mm512_fmadd_ps(a, b[q], c[r][q]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-    for (int q = 0; q < NQ; q++) _mm512_mask_storeu_ps(C + r * ldc + 16 * q, m[q], c[r][q]);
+#pragma GCC unroll 4
+    for (int q = 0; q < NQ; q++) {
+      float* dst = C + r * ldc + 16 * q;
+      const __m512 x = acc ? _mm512_add_ps(c[r][q], _mm512_maskz_loadu_ps(m[q], dst)) : c[r][q];
+      _mm512_mask_storeu_ps(dst, m[q], x);
+    }
 }
 
 template <int R>
@@ -105,6 +115,24 @@ float attn_exp_sum_avx512(float* s, int64_t n, float shift) {
     sum = _mm512_mask_add_ps(sum, m, sum, e);
   }
   return _mm512_reduce_add_ps(sum);
+}
+
+float attn_prep_row_avx512(float* s, int64_t tk, float scale, const float* mrow, int64_t limit) {
+  if (limit < 0) limit = 0;
+  if (limit > tk) limit = tk;
+  const __m512 sc = _mm512_set1_ps(scale);
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+  __m512 mx = ninf;
+  for (int64_t c = 0; c < tk; c += 16) {
+    const __mmask16 valid = lane_mask(limit - c) & lane_mask(tk - c);
+    const __mmask16 all = lane_mask(tk - c);
+    __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(valid, s + c), sc);
+    if (mrow) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(valid, mrow + c));
+    x = _mm512_mask_blend_ps(valid, ninf, x);
+    _mm512_mask_storeu_ps(s + c, all, x);
+    mx = _mm512_max_ps(x, mx);  // a NaN in x keeps mx (second operand)
+  }
+  return _mm512_reduce_max_ps(mx);
 }
 
 }  // namespace tessera
