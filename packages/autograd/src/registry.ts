@@ -92,3 +92,8 @@ export function gradStatus(name: string): GradStatus | undefined {
 export function hasFused(t: Tensor, kernel: FusedKernelName): boolean {
   return typeof t.backend.fused[kernel] === "function";
 }
+
+/** `g` in the dtype of `t` (g itself when it already is), for a backward kernel: its views share one dtype. */
+export function inDtypeOf(g: Tensor, t: Tensor): Tensor {
+  return g.dtype === t.dtype ? g : g.cast(t.dtype);
+}

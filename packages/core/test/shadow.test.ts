@@ -1,7 +1,7 @@
 import { JsBackend } from "@tessera/backend-js";
 import { describe, expect, it } from "vitest";
 import type { View } from "../src/index.js";
-import { registerBackend, shadow, tensor, tidy, withBackend } from "../src/index.js";
+import { layerNormBackward, registerBackend, shadow, tensor, tidy, withBackend } from "../src/index.js";
 
 /** backend-js with exp off by 1e-3: the kind of bug shadow() exists to locate. */
 class SloppyExp extends JsBackend {
@@ -61,5 +61,43 @@ describe("shadow backend", () => {
     );
     expect(found).toEqual(["unary:exp", "unary:exp"]);
     expect(b.divergences[0]!.index).toBe(0);
+  });
+});
+
+describe("shadow backend and backward kernels", () => {
+  it("wraps the backward kernels and checks each gradient they write (dbias off here)", () => {
+    const inner = new JsBackend({ name: "bad-dbias" });
+    const main = Object.create(inner) as JsBackend;
+    Object.defineProperty(main, "fused", {
+      value: {
+        ...inner.fused,
+        layerNormBackward: (...a: Parameters<Required<JsBackend["fused"]>["layerNormBackward"]>) => {
+          inner.fused.layerNormBackward!(...a);
+          const dbias = a[7];
+          if (!dbias) return;
+          const arr = inner.storage.get(dbias.id) as Float32Array;
+          arr[dbias.offset + 1] = arr[dbias.offset + 1]! + 1;
+        },
+      },
+    });
+    const b = shadow(main, new JsBackend({ name: "ref-dbias" }));
+    expect(typeof b.fused.softmaxBackward).toBe("function");
+    registerBackend("shadow-backward", () => b, 0);
+    withBackend("shadow-backward", () =>
+      tidy(() => {
+        const x = tensor([
+          [1, 2, 4],
+          [0, -1, 3],
+        ]);
+        const dy = tensor([
+          [1, 0, 2],
+          [0.5, 1, -1],
+        ]);
+        expect(() => layerNormBackward(x, null, dy, 3, 1e-5, { dbias: false })).not.toThrow();
+        expect(() => layerNormBackward(x, null, dy, 3, 1e-5, { dweight: true, dbias: true })).toThrow(
+          /shadow: layerNormBackward \(call #\d+\) diverges from 'ref-dbias' on output \[3\] float32: element 1/,
+        );
+      }),
+    );
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Activations and normalisations. softmax, logSoftmax, layerNorm and gelu have fused kernels: their
  * rules apply only where the backend has the kernel (elsewhere the core composite is differentiated).
+ * Each rule runs the backend's backward kernel (softmaxBackward…) where it has one too, and computes
+ * the gradient with core ops otherwise.
  * dropout is a composite (its keep mask is a tensor of the graph, so backward reuses it); embedding
  * scatter-adds the output gradient into the rows it picked.
  */
@@ -10,12 +12,16 @@ import {
   erf,
   exp,
   type GeluOptions,
+  geluBackward,
   isHalf,
+  layerNormBackward,
+  logSoftmaxBackward,
   mean,
   ne,
   normalizeDim,
   rsqrt,
   scatterAdd,
+  softmaxBackward,
   sum,
   type Tensor,
   tanh,
@@ -23,7 +29,7 @@ import {
   where,
   zeros,
 } from "@tessera/core";
-import { declareComposite, hasFused, registerGradRule } from "../registry.js";
+import { declareComposite, hasFused, inDtypeOf, registerGradRule } from "../registry.js";
 
 /** Half tensors are differentiated in float32 (the engine casts the gradient back). */
 const f32 = (t: Tensor): Tensor => (isHalf(t.dtype) ? t.cast("float32") : t);
@@ -35,7 +41,10 @@ registerGradRule<[Tensor, number]>("softmax", {
   save: (_args, out) => [out as Tensor],
   // dx = y·(g − Σ g·y)
   backward: ([g], ctx) => {
-    const y = f32(ctx.saved[0]!);
+    const saved = ctx.saved[0]!;
+    if (hasFused(saved, "softmaxBackward"))
+      return [softmaxBackward(saved, inDtypeOf(g!, saved), ctx.args[1])];
+    const y = f32(saved);
     const d = normalizeDim(ctx.args[1], y.rank, "softmax backward");
     const gy = f32(g!).mul(y);
     return [gy.sub(y.mul(sum(gy, d, true)))];
@@ -47,7 +56,10 @@ registerGradRule<[Tensor, number]>("logSoftmax", {
   save: (_args, out) => [out as Tensor],
   // dx = g − softmax·Σ g
   backward: ([g], ctx) => {
-    const y = f32(ctx.saved[0]!);
+    const saved = ctx.saved[0]!;
+    if (hasFused(saved, "logSoftmaxBackward"))
+      return [logSoftmaxBackward(saved, inDtypeOf(g!, saved), ctx.args[1])];
+    const y = f32(saved);
     const d = normalizeDim(ctx.args[1], y.rank, "softmax backward");
     const gf = f32(g!);
     return [gf.sub(exp(y).mul(sum(gf, d, true)))];
@@ -68,9 +80,24 @@ registerGradRule<LayerNormArgs>("layerNorm", {
   save: ([x, , w], _out, needs) => [needs[0] || needs[1] ? x : null, needs[0] ? (w ?? null) : null],
   backward: ([g], ctx) => {
     const [, ns, , , eps = 1e-5] = ctx.args;
+    if (!ctx.needs[0] && !ctx.needs[1]) return [null, null, f32(g!)];
+    const saved = ctx.saved[0]!;
+    if (hasFused(saved, "layerNormBackward")) {
+      // Without needs[0] the weight was not saved; the kernel's dx is then dropped (dweight and dbias
+      // do not depend on the weight).
+      const w = ctx.saved[1] ?? null;
+      const grads = layerNormBackward(
+        saved,
+        w && w.dtype !== saved.dtype ? w.cast(saved.dtype) : w,
+        inDtypeOf(g!, saved),
+        ns,
+        eps,
+        { dweight: ctx.needs[1], dbias: ctx.needs[2] },
+      );
+      return [ctx.needs[0] ? grads.dx : null, grads.dweight, grads.dbias];
+    }
     const gf = f32(g!);
-    if (!ctx.needs[0] && !ctx.needs[1]) return [null, null, gf];
-    const x = f32(ctx.saved[0]!);
+    const x = f32(saved);
     const k = typeof ns === "number" ? 1 : ns.length;
     const dims = Array.from({ length: k }, (_, i) => x.rank - k + i);
     // Temporaries in nested tidies, so few activation-sized tensors are alive at once.
@@ -104,7 +131,9 @@ registerGradRule<[Tensor, GeluOptions?]>("gelu", {
   applies: ([x]) => hasFused(x, "gelu"),
   save: ([x]) => [x],
   backward: ([g], ctx) => {
-    const x = f32(ctx.saved[0]!);
+    const saved = ctx.saved[0]!;
+    if (hasFused(saved, "geluBackward")) return [geluBackward(saved, inDtypeOf(g!, saved), ctx.args[1])];
+    const x = f32(saved);
     const gf = f32(g!);
     // Each factor in its own tidy: the MLP's hidden activations are the widest tensors of a
     // transformer, and backward's peak is set by how many of their temporaries live at once.

@@ -9,21 +9,36 @@
  * With P the weights, dO the output gradient and dW the weights' gradient:
  *   dv = Pᵀ·dO,  dP = dO·vᵀ + dW,  dS = P·(dP − Σ_k dP·P),  dq = dS·k·scale,  dk = dSᵀ·q·scale,
  * and a float attnMask (added to the logits) receives dS, summed to its shape by the engine.
+ *
+ * Where the backend has the attentionBackward kernel and the weights were not returned (the kernel
+ * takes no weights gradient), the kernel computes all of this from q, k, v and the masks instead.
  */
 import {
   type AttentionOptions,
   additiveAttentionMask,
+  attentionBackward,
   causalAttentionMask,
   isHalf,
   matmul,
+  numel,
   softmax,
   sum,
   type Tensor,
   tidy,
 } from "@tessera/core";
-import { hasFused, registerGradRule } from "../registry.js";
+import { hasFused, inDtypeOf, registerGradRule } from "../registry.js";
 
 type AttentionArgs = [Tensor, Tensor, Tensor, AttentionOptions?];
+
+/** Whether backward runs the backend's kernel (with the forward kernel's size limits). */
+function kernelBackward([q, k, , opts]: AttentionArgs): boolean {
+  return (
+    hasFused(q, "attentionBackward") &&
+    !opts?.returnWeights &&
+    q.shape[q.rank - 1]! > 0 &&
+    numel(q.shape.slice(0, -1)) * k.shape[k.rank - 2]! > 0
+  );
+}
 
 registerGradRule<AttentionArgs>("scaledDotProductAttention", {
   inputs: ([q, k, v, opts]) => [q, k, v, opts?.attnMask?.dtype === "bool" ? null : (opts?.attnMask ?? null)],
@@ -35,12 +50,13 @@ registerGradRule<AttentionArgs>("scaledDotProductAttention", {
     return [out as Tensor];
   },
   applies: ([q]) => hasFused(q, "attention"),
-  save: ([q, k, v, opts], out, needs) => {
+  save: (args, out, needs) => {
+    const [q, k, v, opts] = args;
     const weights = opts?.returnWeights ? (out as { weights: Tensor }).weights : null;
     return [
       q,
       k,
-      needs[0] || needs[1] || needs[3] ? v : null,
+      needs[0] || needs[1] || needs[3] || kernelBackward(args) ? v : null,
       weights ? null : (opts?.attnMask ?? null),
       weights ? null : (opts?.keyPaddingMask ?? null),
       weights,
@@ -48,7 +64,18 @@ registerGradRule<AttentionArgs>("scaledDotProductAttention", {
   },
   backward: (grads, ctx) => {
     const opts = ctx.args[3] ?? {};
-    const [sq0, k0, , attnMask, keyPadding, savedWeights] = ctx.saved;
+    const [sq0, k0, v0, attnMask, keyPadding, savedWeights] = ctx.saved;
+    if (kernelBackward(ctx.args)) {
+      const { dq, dk, dv, dmask } = attentionBackward(
+        sq0!,
+        k0!,
+        v0!,
+        inDtypeOf(grads[0]!, sq0!),
+        { attnMask, keyPaddingMask: keyPadding, isCausal: opts.isCausal ?? false, scale: opts.scale },
+        { dmask: ctx.needs[3] },
+      );
+      return [ctx.needs[0] ? dq : null, ctx.needs[1] ? dk : null, ctx.needs[2] ? dv : null, dmask];
+    }
     const dtype = isHalf(sq0!.dtype) ? "float32" : (sq0!.dtype as "float32" | "float64");
     const f = (t: Tensor) => (t.dtype === dtype ? t : t.cast(dtype));
     const q = f(sq0!);
