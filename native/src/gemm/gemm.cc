@@ -1,26 +1,318 @@
-// Placeholder GEMM (replaced by the packed SIMD implementation).
+// SGEMM driver: the GotoBLAS/BLIS loop nest over packed panels, with the micro-kernel chosen at run time
+// (AVX-512 14×32, AVX2 6×16, or a portable 4×8). This file is compiled for the baseline ISA; the SIMD
+// micro-kernels live in gemm_avx512.cc / gemm_avx2.cc and are reached through function pointers.
+//
+//   for jc in N by NC:                      B block, shared by all threads
+//     for pc in K by KC:
+//       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels (threads split the panels)
+//       threads split the block's MR panels of M (or, for short M, its NR panels of N); each thread:
+//         for ic in its rows by MC:  pack A[ic:ic+mc, pc:pc+kc] into MR-wide panels (its own buffer)
+//           for jr over its NR panels:  for ir over MR panels:  micro-kernel (C += alpha·A·B)
+//
+// Packing absorbs the transpositions: a panel is read from A/B through (row stride, k stride), so the
+// micro-kernel only ever sees k-major, zero-padded panels. The first K block applies beta (beta == 0
+// overwrites C without reading it), later ones accumulate.
 #include "gemm/gemm.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "gemm/gemm_internal.h"
 #include "tessera.h"
 
 namespace tessera {
+namespace {
+
+using gemm_detail::MicroKernel;
+
+// ---- portable micro-kernel ---------------------------------------------------------------------
+
+constexpr int kGenericMR = 4;
+constexpr int kGenericNR = 8;
+
+void micro_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                   float alpha, float beta) {
+  float acc[kGenericMR][kGenericNR] = {};
+  for (int64_t k = 0; k < kc; k++) {
+    for (int i = 0; i < kGenericMR; i++) {
+      const float av = a[i];
+      for (int j = 0; j < kGenericNR; j++) acc[i][j] += av * b[j];
+    }
+    a += kGenericMR;
+    b += kGenericNR;
+  }
+  for (int i = 0; i < mr; i++) {
+    float* cr = c + i * ldc;
+    if (beta == 0) {
+      for (int j = 0; j < nr; j++) cr[j] = alpha * acc[i][j];
+    } else {
+      for (int j = 0; j < nr; j++) cr[j] = alpha * acc[i][j] + beta * cr[j];
+    }
+  }
+}
+
+const MicroKernel& micro_kernel() {
+  static const MicroKernel k = [] {
+    const char* which = isa();
+#if defined(__x86_64__)
+    if (std::strcmp(which, "avx512") == 0) return gemm_detail::avx512_kernel();
+    if (std::strcmp(which, "avx2") == 0) return gemm_detail::avx2_kernel();
+#endif
+    (void)which;
+    return MicroKernel{kGenericMR, kGenericNR, micro_generic};
+  }();
+  return k;
+}
+
+// ---- packing -------------------------------------------------------------------------------------
+
+/**
+ * Packs `rows` rows (rows ≤ panels·W) of a kc-long slice into W-wide, k-major panels:
+ *   dst[p·kc·W + k·W + r] = src[(p·W + r)·rs + k·ks], zero for rows past `rows`.
+ */
+template <int W>
+void pack_panels(float* dst, const float* src, int64_t rs, int64_t ks, int64_t rows, int64_t kc) {
+  for (int64_t r0 = 0; r0 < rows; r0 += W) {
+    const int n = rows - r0 < W ? static_cast<int>(rows - r0) : W;
+    const float* s = src + r0 * rs;
+    float* d = dst + r0 * kc;  // panel p = r0 / W starts at p·W·kc
+    if (rs == 1) {
+      // Each k step is n contiguous source elements.
+      for (int64_t k = 0; k < kc; k++) {
+        const float* sk = s + k * ks;
+        float* dk = d + k * W;
+        for (int r = 0; r < n; r++) dk[r] = sk[r];
+        for (int r = n; r < W; r++) dk[r] = 0;
+      }
+    } else {
+      // A transposition: walk k in short blocks so the W written lines stay in L1.
+      constexpr int64_t kBlock = 16;
+      for (int64_t k0 = 0; k0 < kc; k0 += kBlock) {
+        const int64_t k1 = k0 + kBlock < kc ? k0 + kBlock : kc;
+        for (int r = 0; r < n; r++) {
+          const float* sr = s + r * rs;
+          for (int64_t k = k0; k < k1; k++) d[k * W + r] = sr[k * ks];
+        }
+        if (n < W)
+          for (int64_t k = k0; k < k1; k++)
+            for (int r = n; r < W; r++) d[k * W + r] = 0;
+      }
+    }
+  }
+}
+
+bool use_avx512_pack() {
+#if defined(__x86_64__)
+  static const bool yes = std::strcmp(isa(), "avx512") == 0;
+  return yes;
+#else
+  return false;
+#endif
+}
+
+void pack(int width, float* dst, const float* src, int64_t rs, int64_t ks, int64_t rows, int64_t kc) {
+#if defined(__x86_64__)
+  if (use_avx512_pack() && gemm_detail::pack_avx512(width, dst, src, rs, ks, rows, kc)) return;
+#endif
+  switch (width) {
+    case 32: pack_panels<32>(dst, src, rs, ks, rows, kc); break;
+    case 16: pack_panels<16>(dst, src, rs, ks, rows, kc); break;
+    case 14: pack_panels<14>(dst, src, rs, ks, rows, kc); break;
+    case 8: pack_panels<8>(dst, src, rs, ks, rows, kc); break;
+    case 6: pack_panels<6>(dst, src, rs, ks, rows, kc); break;
+    case 4: pack_panels<4>(dst, src, rs, ks, rows, kc); break;
+    default: fail("sgemm: unsupported panel width");
+  }
+}
+
+/** A 64-byte aligned float buffer that grows and is reused (one per thread and role). */
+struct PackBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  float* get(size_t n) {
+    if (n > capacity) {
+      std::free(data);
+      data = nullptr;
+      capacity = 0;
+      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data) throw std::bad_alloc();
+      capacity = n;
+    }
+    return data;
+  }
+  ~PackBuffer() { std::free(data); }
+};
+
+thread_local PackBuffer tl_pack_a;
+thread_local PackBuffer tl_pack_b;
+
+// Cache blocking (floats). KC·NR·4 bytes of B panel stay in L1 while A panels stream from L2;
+// MC·KC of packed A stay in L2; NC bounds the shared packed B block.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMCRows = 336;
+constexpr int64_t kNC = 4096;
+
+/** Below this many multiply-adds a product runs on one thread. */
+constexpr double kParallelMacs = 1 << 20;
+/** Below this many multiply-adds a product skips packing. */
+constexpr int64_t kSmallMacs = 2048;
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  if (beta == 1) return;
+  for (int64_t i = 0; i < M; i++) {
+    float* cr = C + i * ldc;
+    if (beta == 0)
+      for (int64_t j = 0; j < N; j++) cr[j] = 0;
+    else
+      for (int64_t j = 0; j < N; j++) cr[j] *= beta;
+  }
+}
+
+void small_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int64_t rsA = ta ? 1 : lda, ksA = ta ? lda : 1;
+  const int64_t ksB = tb ? 1 : ldb, csB = tb ? ldb : 1;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      float acc = 0;
+      for (int64_t k = 0; k < K; k++) acc += A[i * rsA + k * ksA] * B[k * ksB + j * csB];
+      float& c = C[i * ldc + j];
+      c = beta == 0 ? alpha * acc : alpha * acc + beta * c;
+    }
+}
+
+void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const MicroKernel& mk = micro_kernel();
+  const int MR = mk.mr, NR = mk.nr;
+  // A read as rows i (stride rsA) along k (stride ksA); B read as "rows" j along k.
+  const int64_t rsA = ta ? 1 : lda, ksA = ta ? lda : 1;
+  const int64_t rsB = tb ? ldb : 1, ksB = tb ? 1 : ldb;
+  const int threads = static_cast<double>(M) * N * K >= kParallelMacs ? num_threads() : 1;
+  const int64_t mpanels = (M + MR - 1) / MR;
+  const int64_t mc_panels_max = kMCRows / MR > 0 ? kMCRows / MR : 1;
+
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = N - jc < kNC ? N - jc : kNC;
+    const int64_t npanels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = K - pc < kKC ? K - pc : kKC;
+      const float beta_k = pc == 0 ? beta : 1.0f;
+      float* bp = tl_pack_b.get(static_cast<size_t>(npanels * NR * kc));
+      const float* bsrc = B + jc * rsB + pc * ksB;
+      const int64_t pack_grain = threads > 1 ? 4 : npanels;
+      parallel_for(npanels, pack_grain, [&](int64_t p0, int64_t p1) {
+        const int64_t r0 = p0 * NR;
+        const int64_t r1 = p1 * NR < nc ? p1 * NR : nc;
+        pack(NR, bp + p0 * NR * kc, bsrc + r0 * rsB, rsB, ksB, r1 - r0, kc);
+      });
+
+      // Split M panels among threads when there are enough of them, else N panels.
+      const bool split_m = threads == 1 || mpanels >= 2 * threads || mpanels >= npanels;
+      parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+        int64_t i0 = 0, i1 = mpanels, j0 = 0, j1 = npanels;
+        if (split_m) {
+          i0 = mpanels * t0 / threads;
+          i1 = mpanels * t1 / threads;
+        } else {
+          j0 = npanels * t0 / threads;
+          j1 = npanels * t1 / threads;
+        }
+        if (i0 >= i1 || j0 >= j1) return;
+        const int64_t nblocks = (i1 - i0 + mc_panels_max - 1) / mc_panels_max;
+        const int64_t mcp = (i1 - i0 + nblocks - 1) / nblocks;
+        float* ap = tl_pack_a.get(static_cast<size_t>(mcp * MR * kc));
+        for (int64_t ib = i0; ib < i1; ib += mcp) {
+          const int64_t ie = ib + mcp < i1 ? ib + mcp : i1;
+          const int64_t row0 = ib * MR;
+          const int64_t rows = (ie * MR < M ? ie * MR : M) - row0;
+          pack(MR, ap, A + row0 * rsA + pc * ksA, rsA, ksA, rows, kc);
+          for (int64_t jp = j0; jp < j1; jp++) {
+            const int64_t col = jc + jp * NR;
+            const int nr = static_cast<int>(nc - jp * NR < NR ? nc - jp * NR : NR);
+            const float* bpanel = bp + jp * NR * kc;
+            for (int64_t ip = ib; ip < ie; ip++) {
+              const int64_t row = ip * MR;
+              const int mr = static_cast<int>(M - row < MR ? M - row : MR);
+              mk.fn(kc, ap + (ip - ib) * MR * kc, bpanel, C + row * ldc + col, ldc, mr, nr, alpha, beta_k);
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
-    for (int64_t i = m0; i < m1; i++)
-      for (int64_t j = 0; j < N; j++) {
-        float acc = 0;
-        for (int64_t k = 0; k < K; k++) {
-          float a = trans_a ? A[k * lda + i] : A[i * lda + k];
-          float b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
-          acc += a * b;
-        }
-        C[i * ldc + j] = beta == 0 ? alpha * acc : alpha * acc + beta * C[i * ldc + j];
-      }
-  });
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (M * N * K <= kSmallMacs) {
+    small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  packed_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-double fma_peak_gflops(int, double) { return 0; }
+namespace {
+
+/** Flops of one FMA loop call of `iters` iterations on the current ISA. */
+double fma_loop(int64_t iters) {
+  const char* which = isa();
+#if defined(__x86_64__)
+  if (std::strcmp(which, "avx512") == 0) return gemm_detail::fma_loop_avx512(iters);
+  if (std::strcmp(which, "avx2") == 0) return gemm_detail::fma_loop_avx2(iters);
+#endif
+  (void)which;
+  // Scalar: 8 independent multiply-add chains (no FMA instruction in the baseline ISA).
+  float acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = 0.001f * static_cast<float>(i + 1);
+  const float m = 0.99999994f, add = 1e-7f;
+  for (int64_t it = 0; it < iters; it++)
+    for (int i = 0; i < 8; i++) acc[i] = acc[i] * m + add;
+  volatile float sink = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+  (void)sink;
+  return static_cast<double>(iters) * 8 * 2;
+}
+
+}  // namespace
+
+double fma_peak_gflops(int threads, double seconds) {
+  if (threads < 1) threads = 1;
+  if (threads > 1024) threads = 1024;
+  if (!(seconds > 0)) seconds = 0.1;
+  if (seconds > 10) seconds = 10;
+  using Clock = std::chrono::steady_clock;
+  constexpr int64_t kIters = 1 << 16;
+  fma_loop(kIters);  // warm up (clock ramp, AVX-512 licence)
+  std::vector<double> flops(static_cast<size_t>(threads), 0.0);
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(seconds);
+  auto body = [&](int t) {
+    double f = 0;
+    do f += fma_loop(kIters);
+    while (Clock::now() < deadline);
+    flops[static_cast<size_t>(t)] = f;
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; t++) pool.emplace_back(body, t);
+  body(0);
+  for (auto& th : pool) th.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double total = 0;
+  for (double f : flops) total += f;
+  return elapsed > 0 ? total / elapsed / 1e9 : 0;
+}
 
 }  // namespace tessera
