@@ -3,7 +3,7 @@ import { listBackends } from "@tessera/core";
 import { type CaseResult, DEFAULT_TIMING, runCases, type TimingOptions } from "./harness.js";
 import { type BenchReport, gitCommit, machineFacts } from "./report.js";
 import type { Runner } from "./runner.js";
-import { registerBenchBackends, tesseraRunner } from "./tessera.js";
+import { registerBenchBackends, tesseraRunner, threadedBackend } from "./tessera.js";
 import { WORKLOADS, type Workload } from "./workloads.js";
 
 export interface BenchOptions {
@@ -12,22 +12,42 @@ export interface BenchOptions {
   only?: readonly string[];
   timing?: TimingOptions;
   onCase?: (r: CaseResult) => void;
+  /** Measure native's FMA peak (default true; skipped when native is not registered). */
+  peaks?: boolean;
 }
 
 /** The ratio baseline: the pure-JS peer. */
 export const BASELINE = "tfjs-cpu";
 
+/** The backend whose thread scaling and FMA peak the bench reports. */
+export const NATIVE = "native";
+
+/** Peak single-precision GFLOP/s of the machine, per thread count, from native's FMA loop. */
+export interface PeakFlops {
+  threads: number;
+  gflops: number;
+}
+
+/**
+ * Runners for every registered backend; `native` runs on its default pool size and again as
+ * `native-1t` on one thread (when the default is more than one).
+ */
 async function collectRunners(only: readonly string[] | undefined, notes: string[]): Promise<Runner[]> {
   notes.push(...(await registerBenchBackends()));
   const wanted = (name: string) => !only || only.includes(name);
   const runners: Runner[] = [];
   for (const name of listBackends()) {
-    if (!wanted(name)) continue;
-    try {
-      runners.push(tesseraRunner(name));
-    } catch (e) {
-      // A backend that cannot start here (no GPU, no binary) is reported, not fatal.
-      notes.push(`${name}: unavailable (${e instanceof Error ? e.message : String(e)})`);
+    const pool = name === NATIVE ? threadedBackend(name) : undefined;
+    const variants: [string, number | undefined][] = [[name, pool?.numThreads]];
+    if (pool && pool.numThreads > 1) variants.push([`${name}-1t`, 1]);
+    for (const [runnerName, threads] of variants) {
+      if (!wanted(runnerName)) continue;
+      try {
+        runners.push(tesseraRunner(name, { runnerName, ...(threads !== undefined ? { threads } : {}) }));
+      } catch (e) {
+        // A backend that cannot start here (no GPU, no binary) is reported, not fatal.
+        notes.push(`${runnerName}: unavailable (${e instanceof Error ? e.message : String(e)})`);
+      }
     }
   }
   for (const backend of ["cpu", "wasm"] as const) {
@@ -42,9 +62,28 @@ async function collectRunners(only: readonly string[] | undefined, notes: string
   return runners;
 }
 
+/** native's FMA peak on one thread and on its default pool size (empty when native is not here). */
+export function measurePeaks(notes: string[] = []): PeakFlops[] {
+  const pool = threadedBackend(NATIVE);
+  if (!pool) return [];
+  const counts = [...new Set([1, pool.numThreads])];
+  const peaks: PeakFlops[] = [];
+  for (const threads of counts) {
+    try {
+      const gflops = pool.fmaPeak(threads, 0.25);
+      if (gflops > 0) peaks.push({ threads, gflops });
+      else notes.push(`native fmaPeak(${threads}) returned ${gflops}: no peak to compare with`);
+    } catch (e) {
+      notes.push(`native fmaPeak(${threads}) failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return peaks;
+}
+
 export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
   const notes: string[] = [];
   const runners = await collectRunners(opts.only, notes);
+  const peaks = opts.peaks === false ? [] : measurePeaks(notes);
   const workloads = opts.workloads ?? WORKLOADS;
   const timing = opts.timing ?? DEFAULT_TIMING;
   const date = new Date().toISOString();
@@ -55,13 +94,20 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchReport> {
     ...(opts.onCase ? { onCase: opts.onCase } : {}),
   });
   return {
-    schema: 1,
+    schema: 2,
     date,
     commit: gitCommit(),
     machine: machineFacts(),
     timing,
     baseline: BASELINE,
-    runners: runners.map(({ name, kind, description, fused }) => ({ name, kind, description, fused })),
+    runners: runners.map(({ name, kind, description, fused, threads }) => ({
+      name,
+      kind,
+      description,
+      fused,
+      ...(threads !== undefined ? { threads } : {}),
+    })),
+    peaks,
     workloads,
     results,
     notes,

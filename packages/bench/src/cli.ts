@@ -1,7 +1,7 @@
 /**
  * `pnpm bench` — usage: node dist/cli.js [--smoke] [--only NAME,…] [--ops OP|ID,…] [--out DIR] [--no-write]
  *   --smoke      tiny shapes, one or two runs: checks the harness, not the speed (writes only with --out)
- *   --only       runners to keep, e.g. --only js,tfjs-cpu
+ *   --only       runners to keep, e.g. --only native,native-1t,js,tfjs-cpu
  *   --ops        workloads to keep, by op or id, e.g. --ops matmul,conv2d
  *   --out DIR    where the JSON goes (default <repo>/bench/results)
  *   --no-write   print only
@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { runBench } from "./bench.js";
 import { DEFAULT_TIMING, SMOKE_TIMING } from "./harness.js";
 import { DEFAULT_RESULTS_DIR, formatTable, writeReport } from "./report.js";
-import { SMOKE_WORKLOADS, WORKLOADS } from "./workloads.js";
+import { OP_NAMES, SMOKE_WORKLOADS, WORKLOADS } from "./workloads.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const workloads = (values.smoke ? SMOKE_WORKLOADS : WORKLOADS).filter(
 );
 if (workloads.length === 0) {
   console.error(
-    `bench: --ops ${values.ops} matches no workload (ops: matmul, softmax, layerNorm, conv2d, mlpGrad)`,
+    `bench: --ops ${values.ops} matches no workload (ops: ${OP_NAMES.join(", ")}; or a workload id)`,
   );
   process.exit(2);
 }
@@ -49,11 +49,15 @@ const report = await runBench({
     process.stderr.write(`  ${r.workload.padEnd(26)} ${r.backend.padEnd(16)} ${what}\n`);
   },
 });
+const fmtPeak = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const m = report.machine;
 console.log(`\nTessera bench · ${m.cpu} · ${m.cores} cores · Node ${m.node} · ${report.date.slice(0, 10)}`);
-console.log(
-  `median of timed runs after warm-up; speedup = ${report.baseline} median / backend median (>1: faster)\n`,
-);
+console.log("median of timed runs after warm-up; GF/s (% of the FMA peak on the runner's threads) or GB/s");
+if (report.peaks.length > 0) {
+  const peaks = report.peaks.map((p) => `${fmtPeak(p.gflops)} GFLOP/s on ${p.threads} thread(s)`);
+  console.log(`FMA peak (native fmaPeak): ${peaks.join(", ")}`);
+}
+console.log("");
 console.log(formatTable(report));
 for (const n of report.notes) console.log(`- ${n}`);
 if (!values["no-write"] && (!values.smoke || values.out)) {

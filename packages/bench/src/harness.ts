@@ -4,8 +4,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { type Runner, Unsupported } from "./runner.js";
-import { gflops, summarize, type Timing } from "./stats.js";
-import type { Workload } from "./workloads.js";
+import { gbps, gflops, summarize, type Timing } from "./stats.js";
+import type { OpName, Workload } from "./workloads.js";
 
 export interface TimingOptions {
   /** Warm-up runs (JIT, allocator); a second one is skipped when the first took over `budgetMs`. */
@@ -20,35 +20,65 @@ export const DEFAULT_TIMING: TimingOptions = { warmup: 2, minRuns: 3, maxRuns: 1
 export const SMOKE_TIMING: TimingOptions = { warmup: 1, minRuns: 1, maxRuns: 2, budgetMs: 50 };
 
 export type CaseResult =
-  | ({ workload: string; backend: string; status: "ok"; gflops?: number; leakedTensors: number } & Timing)
-  | { workload: string; backend: string; status: "unsupported" | "error"; reason: string };
+  | ({
+      workload: string;
+      backend: string;
+      status: "ok";
+      gflops?: number;
+      /** Bytes read + written per second, in GB/s (1e9), for workloads that declare `bytes`. */
+      gbps?: number;
+      leakedTensors: number;
+    } & Timing)
+  | { workload: string; backend: string; status: "unsupported" | "error" | "skipped"; reason: string };
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-export async function timeCase(runner: Runner, w: Workload, opts: TimingOptions): Promise<CaseResult> {
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Times `w` on `runner`. `estimateMs`: the run time predicted from the runner's rate on an earlier
+ * workload; above `w.maxRunMs` the case is skipped without running.
+ */
+export async function timeCase(
+  runner: Runner,
+  w: Workload,
+  opts: TimingOptions,
+  estimate?: { ms: number; from: string },
+): Promise<CaseResult> {
   const base = { workload: w.id, backend: runner.name };
-  let prepared: ReturnType<Runner["prepare"]>;
-  let liveBefore: number;
+  if (w.maxRunMs !== undefined && estimate && estimate.ms > w.maxRunMs) {
+    return {
+      ...base,
+      status: "skipped",
+      reason: `a run would take about ${seconds(estimate.ms)} at its ${estimate.from} rate (limit ${seconds(w.maxRunMs)})`,
+    };
+  }
+  const minRuns = w.timing?.minRuns ?? opts.minRuns;
+  let prepared: ReturnType<Runner["prepare"]> | undefined;
   try {
     await runner.activate?.();
-    liveBefore = runner.liveTensors();
+    const liveBefore = runner.liveTensors();
     prepared = runner.prepare(w);
-  } catch (e) {
-    if (e instanceof Unsupported) return { ...base, status: "unsupported", reason: e.message };
-    return { ...base, status: "error", reason: String(e) };
-  }
-  try {
     for (let i = 0; i < opts.warmup; i++) {
       const t0 = performance.now();
       await prepared.run();
-      if (performance.now() - t0 > opts.budgetMs) break;
+      const ms = performance.now() - t0;
+      if (w.maxRunMs !== undefined && ms > w.maxRunMs) {
+        prepared.dispose();
+        return {
+          ...base,
+          status: "skipped",
+          reason: `one run took ${seconds(ms)} (limit ${seconds(w.maxRunMs)})`,
+        };
+      }
+      if (ms > opts.budgetMs) break;
     }
     gc?.();
     const samples: number[] = [];
     const start = performance.now();
     while (
       samples.length < opts.maxRuns &&
-      (samples.length < opts.minRuns || performance.now() - start < opts.budgetMs)
+      (samples.length < minRuns || performance.now() - start < opts.budgetMs)
     ) {
       const t0 = performance.now();
       await prepared.run();
@@ -62,11 +92,15 @@ export async function timeCase(runner: Runner, w: Workload, opts: TimingOptions)
       status: "ok",
       ...timing,
       ...(w.flops ? { gflops: gflops(w.flops, timing.medianMs) } : {}),
+      ...(w.bytes ? { gbps: gbps(w.bytes, timing.medianMs) } : {}),
       leakedTensors,
     };
   } catch (e) {
-    prepared.dispose();
+    prepared?.dispose();
+    if (e instanceof Unsupported) return { ...base, status: "unsupported", reason: e.message };
     return { ...base, status: "error", reason: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  } finally {
+    runner.deactivate?.();
   }
 }
 
@@ -81,9 +115,18 @@ export interface RunOptions {
 /** Runs workloads in order, each on every runner before the next workload. */
 export async function runCases(opts: RunOptions): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
+  // Per runner and op, the best GFLOP/s seen so far and on which workload: predicts a bigger case's time.
+  const rates = new Map<string, { gflops: number; label: string }>();
   for (const w of opts.workloads) {
     for (const r of opts.runners) {
-      const res = await timeCase(r, w, opts.timing);
+      const rate = rates.get(`${r.name}\u0000${w.rateFrom ?? w.op}`);
+      const estimate = rate && w.flops ? { ms: w.flops / rate.gflops / 1e6, from: rate.label } : undefined;
+      const res = await timeCase(r, w, opts.timing, estimate);
+      if (res.status === "ok" && res.gflops) {
+        const key = `${r.name}\u0000${w.op as OpName}`;
+        if (res.gflops > (rates.get(key)?.gflops ?? 0))
+          rates.set(key, { gflops: res.gflops, label: w.label });
+      }
       results.push(res);
       opts.onCase?.(res);
     }

@@ -1,4 +1,4 @@
-export { BASELINE, type BenchOptions, runBench } from "./bench.js";
+export { BASELINE, type BenchOptions, measurePeaks, NATIVE, type PeakFlops, runBench } from "./bench.js";
 export {
   type CaseResult,
   DEFAULT_TIMING,
@@ -13,16 +13,29 @@ export {
   formatTable,
   type MachineFacts,
   machineFacts,
+  RATIO_PAIRS,
   slug,
   writeReport,
 } from "./report.js";
 export { type Inputs, type PreparedCase, type Runner, Unsupported } from "./runner.js";
-export { median, summarize, type Timing } from "./stats.js";
-export { registerBenchBackends, tesseraRunner } from "./tessera.js";
+export { gbps, gflops, median, summarize, type Timing } from "./stats.js";
 export {
+  registerBenchBackends,
+  type TesseraRunnerOptions,
+  type ThreadedBackend,
+  tesseraRunner,
+  threadedBackend,
+} from "./tessera.js";
+export {
+  attentionWorkload,
+  blockGradWorkload,
   conv2dWorkload,
+  geluWorkload,
   layerNormWorkload,
   matmulWorkload,
+  mlpGradWorkload,
+  OP_NAMES,
+  type OpName,
   SMOKE_WORKLOADS,
   softmaxWorkload,
   WORKLOADS,

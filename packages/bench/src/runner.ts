@@ -21,8 +21,12 @@ export interface Runner {
   readonly description: string;
   /** Fused kernels the backend declares (empty for peers: not applicable). */
   readonly fused: readonly string[];
+  /** Threads the runner computes with, when it controls that (the native backend's pool size). */
+  readonly threads?: number;
   /** Makes this runner current before a case (a library with one global backend switches here). */
   activate?(): Promise<void>;
+  /** Undoes what `activate` changed that others share (e.g. restores the thread-pool size); after every case. */
+  deactivate?(): void;
   /** Allocates inputs for `w`; throws `Unsupported` when the runner has no such op. */
   prepare(w: Workload, inputs?: Inputs): PreparedCase;
   /** Live tensors owned by this runner, to check that a case frees what it allocates. */

@@ -30,3 +30,8 @@ export function summarize(samplesMs: readonly number[]): Timing {
 export function gflops(flops: number, ms: number): number {
   return flops / ms / 1e6;
 }
+
+/** GB/s (1e9 bytes per second) from a byte count and milliseconds. */
+export function gbps(bytes: number, ms: number): number {
+  return bytes / ms / 1e6;
+}

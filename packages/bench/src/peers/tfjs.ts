@@ -60,6 +60,21 @@ export async function tfjsRunner(backend: "cpu" | "wasm"): Promise<Runner> {
           fn = () => tf.softmax(x, -1);
           break;
         }
+        case "gelu": {
+          // tfjs-core has no GELU op: the exact form a tfjs user writes, x·Φ(x) = x·(1 + erf(x/√2))/2.
+          const x = input("x");
+          fn = () => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+          break;
+        }
+        case "attention": {
+          // No fused attention in tfjs: matMul, softmax, matMul on [B·H, S, D].
+          const q = input("q");
+          const k = input("k");
+          const v = input("v");
+          const scale = 1 / Math.sqrt(w.shapes.q!.at(-1)!);
+          fn = () => tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale), -1), v);
+          break;
+        }
         case "layerNorm": {
           const x = input("x");
           const weight = input("weight");
@@ -102,6 +117,10 @@ export async function tfjsRunner(backend: "cpu" | "wasm"): Promise<Runner> {
           };
           break;
         }
+        case "blockGrad":
+          // Backpropagating a whole transformer block by hand is not a fair peer to write here, and
+          // tfjs-core alone registers no gradients for tf.grads (see mlpGrad).
+          throw new Unsupported("tfjs: the transformer block's backward needs tfjs's gradient registry");
         default:
           throw new Unsupported(`tfjs: no mapping for op '${(w as Workload).op}'`);
       }
