@@ -32,6 +32,8 @@ namespace tessera {
 #if defined(__x86_64__)
 void attn_gemm_nn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
                          int64_t ldb, float* C, int64_t ldc, bool acc);
+void attn_gemm_tn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, float* C, int64_t ldc, bool acc);
 float attn_exp_sum_avx512(float* s, int64_t n, float shift);
 float attn_prep_row_avx512(float* s, int64_t tk, float scale, const float* mrow, int64_t limit);
 #endif
@@ -54,6 +56,21 @@ void gemm_nn_generic(int64_t m, int64_t n, int64_t k, const float* A, int64_t ld
     for (int64_t kk = 0; kk < k; kk++) {
       const float av = a[kk];
       const float* b = B + kk * ldb;
+      for (int64_t j = 0; j < n; j++) c[j] += av * b[j];
+    }
+  }
+}
+
+// C[m,n] (+)= Aᵀ·B with A stored [k, m] (lda).
+void gemm_tn_generic(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                     float* C, int64_t ldc, bool acc) {
+  if (!acc)
+    for (int64_t r = 0; r < m; r++) std::fill(C + r * ldc, C + r * ldc + n, 0.0f);
+  for (int64_t kk = 0; kk < k; kk++) {
+    const float* b = B + kk * ldb;
+    for (int64_t r = 0; r < m; r++) {
+      const float av = A[kk * lda + r];
+      float* c = C + r * ldc;
       for (int64_t j = 0; j < n; j++) c[j] += av * b[j];
     }
   }
@@ -86,6 +103,7 @@ float prep_row_generic(float* s, int64_t tk, float scale, const float* mrow, int
 
 struct Ops {
   void (*gemm_nn)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool);
+  void (*gemm_tn)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool);
   float (*exp_sum)(float*, int64_t, float);
   // One row of a logits tile: s = s·scale + mask, keys at column >= limit set to -Inf (causal);
   // returns the row max, ignoring NaN (like backend-js's `if (s > mt)`).
@@ -96,9 +114,9 @@ const Ops& ops() {
   static const Ops o = [] {
 #if defined(__x86_64__)
     if (cpu_features().avx512f && std::string(isa()) == "avx512")
-      return Ops{attn_gemm_nn_avx512, attn_exp_sum_avx512, attn_prep_row_avx512};
+      return Ops{attn_gemm_nn_avx512, attn_gemm_tn_avx512, attn_exp_sum_avx512, attn_prep_row_avx512};
 #endif
-    return Ops{gemm_nn_generic, exp_sum_generic, prep_row_generic};
+    return Ops{gemm_nn_generic, gemm_tn_generic, exp_sum_generic, prep_row_generic};
   }();
   return o;
 }
@@ -212,7 +230,7 @@ void for_tasks(int64_t n, F&& fn) {
 }
 
 struct BwdScratch {
-  std::vector<float> Kt, Vt, S, dP, T, dk, dv;
+  std::vector<float> Kt, Vt, S, dP, dk, dv;
 };
 
 struct BwdArgs {
@@ -238,7 +256,6 @@ void backward_ktiles(const Problem& p, const BwdArgs& g, int64_t b, int64_t star
   w.Vt.resize(static_cast<size_t>(Dv * TK));
   w.S.resize(static_cast<size_t>(TQ * TK));
   w.dP.resize(static_cast<size_t>(TQ * TK));
-  w.T.resize(static_cast<size_t>(TQ * TK));
   for (int64_t jb = start; jb < nkb; jb += step) {
     const int64_t j0 = jb * TK;
     const int64_t tk = std::min(TK, Sk - j0);
@@ -269,10 +286,8 @@ void backward_ktiles(const Problem& p, const BwdArgs& g, int64_t b, int64_t star
         if (g.dmask) std::copy(dp, dp + tk, g.dmask + (b * Sq + i0 + r) * Sk + j0);
       }
       // dv += Pᵀ·dout, dk += dSᵀ·q, dq += dS·k.
-      transpose(S, tk, tq, tk, w.T.data(), tq);
-      o.gemm_nn(tk, Dv, tq, w.T.data(), tq, ob + i0 * Dv, Dv, w.dv.data(), Dv, true);
-      transpose(dP, tk, tq, tk, w.T.data(), tq);
-      o.gemm_nn(tk, D, tq, w.T.data(), tq, qb + i0 * D, D, w.dk.data(), D, true);
+      o.gemm_tn(tk, Dv, tq, S, tk, ob + i0 * Dv, Dv, w.dv.data(), Dv, true);
+      o.gemm_tn(tk, D, tq, dP, tk, qb + i0 * D, D, w.dk.data(), D, true);
       o.gemm_nn(tq, D, tk, dP, tk, kb + j0 * D, D, dqb + i0 * D, D, true);
     }
     float* dkb = g.dk + (b * Sk + j0) * D;

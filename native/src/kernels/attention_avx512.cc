@@ -14,7 +14,8 @@ inline __mmask16 lane_mask(int64_t rem) {
 }
 
 // C[R, nc] (+)= A[R, k] · B[k, nc] with nc <= 16 * NQ; lanes past nc are neither read nor written.
-template <int R, int NQ>
+// TA: A is stored transposed, [k, R] with leading dimension lda.
+template <int R, int NQ, bool TA>
 inline void micro(int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
                   int64_t nc, bool acc) {
   __mmask16 m[NQ];
@@ -30,7 +31,7 @@ inline void micro(int64_t k, const float* A, int64_t lda, const float* B, int64_
     for (int q = 0; q < NQ; q++) b[q] = _mm512_maskz_loadu_ps(m[q], B + kk * ldb + 16 * q);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + kk]);
+      const __m512 a = _mm512_set1_ps(TA ? A[kk * lda + r] : A[r * lda + kk]);
 #pragma GCC unroll 4
       for (int q = 0; q < NQ; q++) c[r][q] = _mm512_fmadd_ps(a, b[q], c[r][q]);
     }
@@ -45,14 +46,14 @@ inline void micro(int64_t k, const float* A, int64_t lda, const float* B, int64_
     }
 }
 
-template <int R>
+template <int R, bool TA>
 inline void micro_cols(int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
                        int64_t ldc, int64_t nc, bool acc) {
   switch ((nc + 15) / 16) {
-    case 1: micro<R, 1>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
-    case 2: micro<R, 2>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
-    case 3: micro<R, 3>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
-    default: micro<R, 4>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
+    case 1: micro<R, 1, TA>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
+    case 2: micro<R, 2, TA>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
+    case 3: micro<R, 3, TA>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
+    default: micro<R, 4, TA>(k, A, lda, B, ldb, C, ldc, nc, acc); break;
   }
 }
 
@@ -78,25 +79,39 @@ inline __m512 exp512(__m512 x) {
   return _mm512_mask_blend_ps(nan, y, x);
 }
 
+
+template <bool TA>
+void gemm_tile(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+               int64_t ldc, bool acc) {
+  for (int64_t c0 = 0; c0 < n; c0 += 64) {
+    const int64_t nc = n - c0 < 64 ? n - c0 : 64;
+    int64_t r0 = 0;
+    const auto a_at = [&](int64_t r) { return TA ? A + r : A + r * lda; };
+    for (; r0 + 6 <= m; r0 += 6) micro_cols<6, TA>(k, a_at(r0), lda, B + c0, ldb, C + r0 * ldc + c0, ldc, nc, acc);
+    const float* a = a_at(r0);
+    float* c = C + r0 * ldc + c0;
+    switch (m - r0) {
+      case 1: micro_cols<1, TA>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
+      case 2: micro_cols<2, TA>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
+      case 3: micro_cols<3, TA>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
+      case 4: micro_cols<4, TA>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
+      case 5: micro_cols<5, TA>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 void attn_gemm_nn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
                          int64_t ldb, float* C, int64_t ldc, bool acc) {
-  for (int64_t c0 = 0; c0 < n; c0 += 64) {
-    const int64_t nc = n - c0 < 64 ? n - c0 : 64;
-    int64_t r0 = 0;
-    for (; r0 + 6 <= m; r0 += 6) micro_cols<6>(k, A + r0 * lda, lda, B + c0, ldb, C + r0 * ldc + c0, ldc, nc, acc);
-    const float* a = A + r0 * lda;
-    float* c = C + r0 * ldc + c0;
-    switch (m - r0) {
-      case 1: micro_cols<1>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
-      case 2: micro_cols<2>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
-      case 3: micro_cols<3>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
-      case 4: micro_cols<4>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
-      case 5: micro_cols<5>(k, a, lda, B + c0, ldb, c, ldc, nc, acc); break;
-      default: break;
-    }
-  }
+  gemm_tile<false>(m, n, k, A, lda, B, ldb, C, ldc, acc);
+}
+
+// C[m,n] (+)= Aᵀ·B with A stored [k, m].
+void attn_gemm_tn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
+                         int64_t ldb, float* C, int64_t ldc, bool acc) {
+  gemm_tile<true>(m, n, k, A, lda, B, ldb, C, ldc, acc);
 }
 
 float attn_exp_sum_avx512(float* s, int64_t n, float shift) {
