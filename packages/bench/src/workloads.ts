@@ -196,8 +196,8 @@ export function blockGradWorkload(batch: number, seq: number, dim: number, heads
 /**
  * The default set. matmul 2048³ and the attention (17 GFLOP each) take seconds per run in pure JS
  * and tens of seconds on tfjs-cpu, so a runner is skipped there past `maxRunMs` (the table says
- * so), and the attention, which backend-js still runs (7–14 s a run), is timed twice after one
- * warm-up rather than three times. The convolution is a ResNet stage-1 layer at batch 8 (1.85
+ * so), and the attention, which backend-js still runs (over 10 s a run on a busy 2-core machine), is
+ * timed twice after one warm-up rather than three times. The convolution is a ResNet stage-1 layer at batch 8 (1.85
  * GFLOP per run).
  */
 export const WORKLOADS: readonly Workload[] = [
