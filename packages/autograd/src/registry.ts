@@ -1,6 +1,7 @@
 /**
  * Gradient rules, registered per traced op name. A rule is written with core ops, so it runs on
- * every backend; backends never see gradients. Every traced op of core has exactly one status:
+ * every backend (a fused op's rule may also call the backend's backward kernel where it has one,
+ * through core). Every traced op of core has exactly one status:
  * a rule, a composite (differentiated through the traced ops it calls), or non-differentiable.
  */
 import type { DType, FusedKernelName, Tensor } from "@tessera/core";

@@ -3,7 +3,14 @@
 // `--check` exits 1 when the committed table is out of date instead of writing it.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { capabilities, FUSED_KERNELS, findBackend, listBackends, PRIMITIVE_KERNELS } from "@tessera/core";
+import {
+  capabilities,
+  FUSED_BACKWARD_KERNELS,
+  FUSED_KERNELS,
+  findBackend,
+  listBackends,
+  PRIMITIVE_KERNELS,
+} from "@tessera/core";
 import { registerBenchBackends } from "../dist/index.js";
 
 const DOC = fileURLToPath(new URL("../../../docs/backends.md", import.meta.url));
@@ -27,9 +34,12 @@ function capabilityTable(backends) {
   const rule = `| --- | --- | ${backends.map(() => "---").join(" | ")} |`;
   const rows = [
     ...PRIMITIVE_KERNELS.map((k) => `| \`${k}\` | primitive | ${backends.map(() => "✓").join(" | ")} |`),
-    ...FUSED_KERNELS.map(
-      (k) =>
-        `| \`${k}\` | fused | ${caps.map((c) => (c.fused.includes(k) ? "fused" : "composite")).join(" | ")} |`,
+    ...[
+      ...FUSED_KERNELS.map((k) => [k, "fused"]),
+      ...FUSED_BACKWARD_KERNELS.map((k) => [k, "fused backward"]),
+    ].map(
+      ([k, kind]) =>
+        `| \`${k}\` | ${kind} | ${caps.map((c) => (c.fused.includes(k) ? "fused" : "composite")).join(" | ")} |`,
     ),
     `| dtypes | | ${caps.map((c) => c.dtypes.join(", ")).join(" | ")} |`,
   ];
@@ -53,7 +63,7 @@ for (const name of listBackends()) {
 }
 const fromConformance = await conformanceTable(backends);
 const table = fromConformance
-  ? `${fromConformance.trim()}\n\nEvery backend implements all ${PRIMITIVE_KERNELS.length} primitives (${PRIMITIVE_KERNELS.map((k) => `\`${k}\``).join(", ")}). fused: the backend's own kernel; composite: core's fallback built from primitives.`
+  ? `${fromConformance.trim()}\n\nEvery backend implements all ${PRIMITIVE_KERNELS.length} primitives (${PRIMITIVE_KERNELS.map((k) => `\`${k}\``).join(", ")}). fused: the backend's own kernel; composite: core's fallback built from primitives (for a \`…Backward\` kernel, autograd's gradient rule written with core ops).`
   : capabilityTable(backends);
 
 const doc = readFileSync(DOC, "utf8");

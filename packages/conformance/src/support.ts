@@ -1,9 +1,10 @@
 /** The op × backend support table, generated from what each backend declares (`capabilities`). */
-import { type Backend, capabilities, DTYPES, FUSED_KERNELS } from "@tessera/core";
+import { ALL_FUSED_KERNELS, type Backend, capabilities, DTYPES } from "@tessera/core";
 
 /**
- * Markdown: one column per backend; a row per dtype (✓ declared, — not) and per fused kernel
- * (`fused` when the backend implements it, `composite` when core's fallback runs).
+ * Markdown: one column per backend; a row per dtype (✓ declared, — not) and per fused kernel, forward
+ * then backward (`fused` when the backend implements it, `composite` when core's fallback runs; for
+ * a backward kernel the fallback is autograd's rule written with core ops).
  *
  * ```ts
  * supportTable([new JsBackend(), new JsBackend({ name: "js-primitives", fused: [] })]);
@@ -17,7 +18,7 @@ export function supportTable(backends: readonly Backend[]): string {
     ...DTYPES.map(
       (d) => `| dtype \`${d}\` | ${caps.map((c) => (c.dtypes.includes(d) ? "✓" : "—")).join(" | ")} |`,
     ),
-    ...FUSED_KERNELS.map(
+    ...ALL_FUSED_KERNELS.map(
       (k) => `| \`${k}\` | ${caps.map((c) => (c.fused.includes(k) ? "fused" : "composite")).join(" | ")} |`,
     ),
   ];

@@ -1,7 +1,7 @@
 /**
- * The Backend contract (DESIGN §3). A backend owns storage and runs kernels; it never sees
- * gradients, scopes or Tensor objects. Core validates every argument before a call, so a backend
- * may assume well-formed input.
+ * The Backend contract (DESIGN §3). A backend owns storage and runs kernels; it never sees scopes
+ * or Tensor objects, nor gradients except as views of the optional backward kernels. Core validates
+ * every argument before a call, so a backend may assume well-formed input.
  *
  * Conventions every kernel follows:
  * - A `View` describes a tensor: storage handle, dtype, shape, element strides and element offset.
