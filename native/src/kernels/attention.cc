@@ -158,10 +158,12 @@ void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* o
   const int64_t kend = p.causal ? std::min(Sk, i0 + tq) : Sk;
   const int64_t tkMax = weights ? std::max<int64_t>(kend, 1) : std::min(TK, Sk);
   w.S.resize(static_cast<size_t>(tq * tkMax));
+  // Padded so the transpose's column writes do not all fall into one cache set (Sk = 1024, ...).
+  const int64_t ldkt = (Sk + 15) / 16 * 16 + 16;
   if (w.ktBatch != b) {
     // Workers take the query blocks of one batch in a row, so kᵀ is packed once per batch and worker.
-    w.Kt.resize(static_cast<size_t>(D * Sk));
-    transpose(kb, D, Sk, D, w.Kt.data(), Sk);
+    w.Kt.resize(static_cast<size_t>(D * ldkt));
+    transpose(kb, D, Sk, D, w.Kt.data(), ldkt);
     w.ktBatch = b;
   }
   w.A.assign(static_cast<size_t>(tq * Dv), 0.0f);
@@ -171,7 +173,7 @@ void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* o
   float* A = w.A.data();
   for (int64_t j0 = 0; j0 < kend; j0 += tkMax) {
     const int64_t tk = std::min(tkMax, kend - j0);
-    o.gemm_nn(tq, tk, D, qb, D, w.Kt.data() + j0, Sk, S, tk, false);
+    o.gemm_nn(tq, tk, D, qb, D, w.Kt.data() + j0, ldkt, S, tk, false);
     for (int64_t r = 0; r < tq; r++) {
       float* s = S + r * tk;
       const int64_t limit = p.causal ? i0 + r + 1 - j0 : tk;
@@ -213,20 +215,6 @@ void forward_block(const Problem& p, int64_t b, int64_t i0, int64_t tq, float* o
     }
     if (lse) lse[r] = w.m[r] + std::log(w.l[r]);
   }
-}
-
-/** Runs fn(task) for task in [0, n) on the pool, task t on worker t % T (balances causal blocks). */
-template <typename F>
-void for_tasks(int64_t n, F&& fn) {
-  const int64_t T = std::min<int64_t>(num_threads(), n);
-  if (T <= 1) {
-    for (int64_t t = 0; t < n; t++) fn(t);
-    return;
-  }
-  parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t w = t0; w < t1; w++)
-      for (int64_t t = w; t < n; t += T) fn(t);
-  });
 }
 
 struct BwdScratch {
