@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "tessera.h"
 
@@ -96,6 +97,18 @@ void check_pooled(const Call& call, const Planes& p, const PoolGeometry& a) {
 /** Planes per parallel chunk so each chunk does at least ~32K window taps. */
 int64_t plane_grain(int64_t per_plane) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(per_plane, 1)); }
 
+/** Output columns [ox0, ox1) whose input column x0(ox) + off = ox*s - p + off lies in [0, W). */
+void valid_columns(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t& ox0, int64_t& ox1) {
+  ox0 = off >= 0 ? 0 : (-off + s - 1) / s;
+  ox1 = off >= W ? 0 : (W - 1 - off) / s + 1;
+  ox0 = std::min(ox0, Wo);
+  ox1 = std::clamp(ox1, ox0, Wo);
+}
+
+// Both pools sweep one output row at a time: for each window tap (ky, kx) in row-major order, every
+// output column whose tap lies inside the input updates its accumulator. Per output that is the
+// reference's tap order, so results match it bit for bit, and the column loop has no branches.
+
 TESSERA_KERNEL(maxPool2d) {
   call.expect(2, 10);
   const Planes p = planes_of(call);
@@ -104,27 +117,48 @@ TESSERA_KERNEL(maxPool2d) {
   if (p.planes * p.Ho * p.Wo == 0) return;
   const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
   parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
+    std::vector<float> acc(Wo);
+    std::vector<int32_t> nan(Wo);
     for (int64_t plane = b; plane < e; plane++) {
       const float* xb = p.x + plane * H * W;
       float* o = p.out + plane * Ho * Wo;
-      for (int64_t oy = 0; oy < Ho; oy++) {
+      for (int64_t oy = 0; oy < Ho; oy++, o += Wo) {
+        std::fill(acc.begin(), acc.end(), -std::numeric_limits<float>::infinity());
+        std::fill(nan.begin(), nan.end(), 0);
+        float* __restrict m = acc.data();
+        int32_t* __restrict bad = nan.data();
         const int64_t y0 = oy * a.sh - a.ph;
+        for (int64_t ky = 0; ky < a.kh; ky++) {
+          const int64_t iy = y0 + ky * a.dh;
+          if (iy < 0 || iy >= H) continue;
+          const float* __restrict row = xb + iy * W;
+          for (int64_t kx = 0; kx < a.kw; kx++) {
+            const int64_t off = kx * a.dw - a.pw;
+            int64_t ox0, ox1;
+            valid_columns(off, a.sw, W, Wo, ox0, ox1);
+            for (int64_t ox = ox0; ox < ox1; ox++) {
+              const float v = row[off + ox * a.sw];
+              m[ox] = v > m[ox] ? v : m[ox];
+              bad[ox] |= v != v;
+            }
+          }
+        }
         for (int64_t ox = 0; ox < Wo; ox++) {
-          const int64_t x0 = ox * a.sw - a.pw;
-          float m = -std::numeric_limits<float>::infinity();
+          if (!bad[ox]) {
+            o[ox] = m[ox];
+            continue;
+          }
+          // The reference keeps the last NaN of the window (a NaN replaces anything, NaN included).
+          float last = m[ox];
           for (int64_t ky = 0; ky < a.kh; ky++) {
             const int64_t iy = y0 + ky * a.dh;
             if (iy < 0 || iy >= H) continue;
-            const float* row = xb + iy * W;
             for (int64_t kx = 0; kx < a.kw; kx++) {
-              const int64_t ix = x0 + kx * a.dw;
-              if (ix < 0 || ix >= W) continue;
-              const float v = row[ix];
-              // Once NaN, m stays NaN: neither test can replace it.
-              if (v > m || std::isnan(v)) m = v;
+              const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
+              if (ix >= 0 && ix < W && std::isnan(xb[iy * W + ix])) last = xb[iy * W + ix];
             }
           }
-          *o++ = m;
+          o[ox] = last;
         }
       }
     }
@@ -140,34 +174,47 @@ TESSERA_KERNEL(avgPool2d) {
   check_pooled(call, p, a);
   if (p.planes * p.Ho * p.Wo == 0) return;
   const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  // Per output column: the divisor (avgPoolDivisors' width factor) and whether the clipped window is empty.
+  std::vector<int64_t> wdiv(Wo);
+  std::vector<unsigned char> wempty(Wo);
+  for (int64_t ox = 0; ox < Wo; ox++) {
+    int64_t x0 = ox * a.sw - a.pw;
+    int64_t x1 = std::min(x0 + a.kw, W + a.pw);
+    const int64_t padded = x1 - x0;
+    x0 = std::max<int64_t>(x0, 0);
+    x1 = std::min(x1, W);
+    wdiv[ox] = a.count_include_pad ? padded : x1 - x0;
+    wempty[ox] = x0 >= x1;
+  }
   parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
+    std::vector<double> acc(Wo);
     for (int64_t plane = b; plane < e; plane++) {
       const float* xb = p.x + plane * H * W;
       float* o = p.out + plane * Ho * Wo;
-      for (int64_t oy = 0; oy < Ho; oy++) {
+      for (int64_t oy = 0; oy < Ho; oy++, o += Wo) {
         int64_t y0 = oy * a.sh - a.ph;
         int64_t y1 = std::min(y0 + a.kh, H + a.ph);
         const int64_t h_pad = y1 - y0;
         y0 = std::max<int64_t>(y0, 0);
         y1 = std::min(y1, H);
-        for (int64_t ox = 0; ox < Wo; ox++) {
-          int64_t x0 = ox * a.sw - a.pw;
-          int64_t x1 = std::min(x0 + a.kw, W + a.pw);
-          const int64_t pool_size = h_pad * (x1 - x0);
-          x0 = std::max<int64_t>(x0, 0);
-          x1 = std::min(x1, W);
-          if (y0 >= y1 || x0 >= x1) {
-            *o++ = 0.0f;
-            continue;
-          }
-          double s = 0;
-          for (int64_t iy = y0; iy < y1; iy++) {
-            const float* row = xb + iy * W;
-            for (int64_t ix = x0; ix < x1; ix++) s += row[ix];
-          }
-          const int64_t divisor = a.count_include_pad ? pool_size : (y1 - y0) * (x1 - x0);
-          *o++ = static_cast<float>(s / static_cast<double>(divisor));
+        if (y0 >= y1) {
+          std::fill(o, o + Wo, 0.0f);
+          continue;
         }
+        const int64_t hdiv = a.count_include_pad ? h_pad : y1 - y0;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        double* __restrict s = acc.data();
+        for (int64_t iy = y0; iy < y1; iy++) {
+          const float* __restrict row = xb + iy * W;
+          for (int64_t kx = 0; kx < a.kw; kx++) {
+            const int64_t off = kx - a.pw;
+            int64_t ox0, ox1;
+            valid_columns(off, a.sw, W, Wo, ox0, ox1);
+            for (int64_t ox = ox0; ox < ox1; ox++) s[ox] += row[off + ox * a.sw];
+          }
+        }
+        for (int64_t ox = 0; ox < Wo; ox++)
+          o[ox] = wempty[ox] ? 0.0f : static_cast<float>(s[ox] / static_cast<double>(hdiv * wdiv[ox]));
       }
     }
   });
