@@ -4,10 +4,11 @@
 //
 //   for jc in N by NC:                      B block, shared by all threads
 //     for pc in K by KC:
-//       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels (threads split the panels)
-//       threads split the block's MR panels of M (or, for short M, its NR panels of N); each thread:
-//         for ic in its rows by MC:  pack A[ic:ic+mc, pc:pc+kc] into MR-wide panels (its own buffer)
-//           for jr over its NR panels:  for ir over MR panels:  micro-kernel (C += alpha·A·B)
+//       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels (threads take groups of panels)
+//       threads take work items, an m-block of ≤ MC rows × a range of the B panels (all of them
+//       unless M is short); for each item:
+//         pack A[rows, pc:pc+kc] into MR-wide panels (the thread's own buffer)
+//         for jr over its NR panels:  for ir over MR panels:  micro-kernel (C += alpha·A·B)
 //
 // Packing absorbs the transpositions: a panel is read from A/B through (row stride, k stride), so the
 // micro-kernel only ever sees k-major, zero-padded panels. The first K block applies beta (beta == 0
@@ -198,38 +199,54 @@ void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   const int64_t mpanels = (M + MR - 1) / MR;
   const int64_t mc_panels_max = kMCRows / MR > 0 ? kMCRows / MR : 1;
 
+  // Work items: a grid of m-blocks (each packs its own A block) × n-blocks of the packed B block.
+  // Threads take items from a shared counter, so a thread the OS delays holds up at most one item.
+  // With several threads there are at least two items per thread and the m-blocks come in a multiple
+  // of the thread count (even shares on an idle machine); short M splits N instead.
+  int64_t mblocks = (mpanels + mc_panels_max - 1) / mc_panels_max;
+  const int64_t want = 2 * static_cast<int64_t>(threads);
+  if (threads > 1 && mpanels >= want) {
+    if (mblocks < want) mblocks = want;
+    mblocks = (mblocks + threads - 1) / threads * threads;
+    if (mblocks > mpanels) mblocks = mpanels;
+  }
+  const int64_t max_mcp = (mpanels + mblocks - 1) / mblocks;
+
   for (int64_t jc = 0; jc < N; jc += kNC) {
     const int64_t nc = N - jc < kNC ? N - jc : kNC;
     const int64_t npanels = (nc + NR - 1) / NR;
+    int64_t nblocks = 1;
+    if (threads > 1 && mblocks < want) {
+      nblocks = (want + mblocks - 1) / mblocks;
+      if (nblocks > npanels) nblocks = npanels;
+    }
+    const int64_t items = mblocks * nblocks;
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = K - pc < kKC ? K - pc : kKC;
       const float beta_k = pc == 0 ? beta : 1.0f;
       float* bp = tl_pack_b.get(static_cast<size_t>(npanels * NR * kc));
       const float* bsrc = B + jc * rsB + pc * ksB;
-      const int64_t pack_grain = threads > 1 ? 4 : npanels;
-      parallel_for(npanels, pack_grain, [&](int64_t p0, int64_t p1) {
-        const int64_t r0 = p0 * NR;
-        const int64_t r1 = p1 * NR < nc ? p1 * NR : nc;
-        pack(NR, bp + p0 * NR * kc, bsrc + r0 * rsB, rsB, ksB, r1 - r0, kc);
+
+      constexpr int64_t kPackPanels = 4;  // B panels per packing item
+      const int64_t pack_items = (npanels + kPackPanels - 1) / kPackPanels;
+      std::atomic<int64_t> next_pack{0};
+      parallel_for(threads < pack_items ? threads : pack_items, 1, [&](int64_t, int64_t) {
+        for (int64_t w; (w = next_pack.fetch_add(1, std::memory_order_relaxed)) < pack_items;) {
+          const int64_t p0 = w * kPackPanels;
+          const int64_t r0 = p0 * NR;
+          const int64_t r1 = (p0 + kPackPanels) * NR < nc ? (p0 + kPackPanels) * NR : nc;
+          pack(NR, bp + p0 * NR * kc, bsrc + r0 * rsB, rsB, ksB, r1 - r0, kc);
+        }
       });
 
-      // Split M panels among threads when there are enough of them, else N panels.
-      const bool split_m = threads == 1 || mpanels >= 2 * threads || mpanels >= npanels;
-      parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
-        int64_t i0 = 0, i1 = mpanels, j0 = 0, j1 = npanels;
-        if (split_m) {
-          i0 = mpanels * t0 / threads;
-          i1 = mpanels * t1 / threads;
-        } else {
-          j0 = npanels * t0 / threads;
-          j1 = npanels * t1 / threads;
-        }
-        if (i0 >= i1 || j0 >= j1) return;
-        const int64_t nblocks = (i1 - i0 + mc_panels_max - 1) / mc_panels_max;
-        const int64_t mcp = (i1 - i0 + nblocks - 1) / nblocks;
-        float* ap = tl_pack_a.get(static_cast<size_t>(mcp * MR * kc));
-        for (int64_t ib = i0; ib < i1; ib += mcp) {
-          const int64_t ie = ib + mcp < i1 ? ib + mcp : i1;
+      std::atomic<int64_t> next_item{0};
+      parallel_for(threads < items ? threads : items, 1, [&](int64_t, int64_t) {
+        float* ap = tl_pack_a.get(static_cast<size_t>(max_mcp * MR * kc));
+        for (int64_t w; (w = next_item.fetch_add(1, std::memory_order_relaxed)) < items;) {
+          const int64_t mb = w / nblocks, nb = w % nblocks;
+          const int64_t ib = mpanels * mb / mblocks, ie = mpanels * (mb + 1) / mblocks;
+          const int64_t j0 = npanels * nb / nblocks, j1 = npanels * (nb + 1) / nblocks;
+          if (ib >= ie || j0 >= j1) continue;
           const int64_t row0 = ib * MR;
           const int64_t rows = (ie * MR < M ? ie * MR : M) - row0;
           pack(MR, ap, A + row0 * rsA + pc * ksA, rsA, ksA, rows, kc);

@@ -144,33 +144,47 @@ MicroKernel avx512_kernel() { return MicroKernel{kMR, kNR, micro_dispatch}; }
 
 bool pack_avx512(int width, float* dst, const float* src, int64_t rs, int64_t ks, int64_t rows, int64_t kc) {
   if (width > 32 || (rs != 1 && ks != 1)) return false;
+  const __mmask16 w0 = lane_mask(width), w1 = lane_mask(width - 16);
+  if (rs == 1) {
+    // Rows adjacent in memory (each k is a contiguous source row): walk k outermost so the source is
+    // read sequentially; every panel receives n floats per k, zero-filled up to the width.
+    const int64_t panels = (rows + width - 1) / width;
+    const int64_t full = rows / width;
+    for (int64_t k = 0; k < kc; k++) {
+      const float* sk = src + k * ks;
+      float* dk = dst + k * width;
+      int64_t p = 0;
+      if (width == 32) {
+        for (; p < full; p++) {
+          _mm512_storeu_ps(dk + p * 32 * kc, _mm512_loadu_ps(sk + p * 32));
+          _mm512_storeu_ps(dk + p * 32 * kc + 16, _mm512_loadu_ps(sk + p * 32 + 16));
+        }
+      }
+      for (; p < panels; p++) {
+        const int64_t r0 = p * width;
+        const int n = rows - r0 < width ? static_cast<int>(rows - r0) : width;
+        float* d = dk + p * width * kc;
+        _mm512_mask_storeu_ps(d, w0, _mm512_maskz_loadu_ps(lane_mask(n), sk + r0));
+        if (width > 16) _mm512_mask_storeu_ps(d + 16, w1, _mm512_maskz_loadu_ps(lane_mask(n - 16), sk + r0 + 16));
+      }
+    }
+    return true;
+  }
+  // k adjacent in memory: transpose 16×16 tiles (rows past n read as zeros).
   for (int64_t r0 = 0; r0 < rows; r0 += width) {
     const int n = rows - r0 < width ? static_cast<int>(rows - r0) : width;
     const float* s = src + r0 * rs;
     float* d = dst + r0 * kc;
-    if (rs == 1) {
-      // Rows adjacent in memory: each k step copies n floats and zero-fills up to the width.
-      const __mmask16 l0 = lane_mask(n), l1 = lane_mask(n - 16);
-      const __mmask16 w0 = lane_mask(width), w1 = lane_mask(width - 16);
-      for (int64_t k = 0; k < kc; k++) {
-        const float* sk = s + k * ks;
-        float* dk = d + k * width;
-        _mm512_mask_storeu_ps(dk, w0, _mm512_maskz_loadu_ps(l0, sk));
-        if (width > 16) _mm512_mask_storeu_ps(dk + 16, w1, _mm512_maskz_loadu_ps(l1, sk + 16));
-      }
-    } else {
-      // k adjacent in memory: transpose 16×16 tiles (rows past n read as zeros).
-      for (int64_t k0 = 0; k0 < kc; k0 += 16) {
-        const int kt = kc - k0 < 16 ? static_cast<int>(kc - k0) : 16;
-        const __mmask16 km = lane_mask(kt);
-        for (int g = 0; g < width; g += 16) {
-          __m512 t[16];
-          for (int i = 0; i < 16; i++)
-            t[i] = g + i < n ? _mm512_maskz_loadu_ps(km, s + (g + i) * rs + k0) : _mm512_setzero_ps();
-          transpose16(t);
-          const __mmask16 wm = lane_mask(width - g);
-          for (int i = 0; i < kt; i++) _mm512_mask_storeu_ps(d + (k0 + i) * width + g, wm, t[i]);
-        }
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+      const int kt = kc - k0 < 16 ? static_cast<int>(kc - k0) : 16;
+      const __mmask16 km = lane_mask(kt);
+      for (int g = 0; g < width; g += 16) {
+        __m512 t[16];
+        for (int i = 0; i < 16; i++)
+          t[i] = g + i < n ? _mm512_maskz_loadu_ps(km, s + (g + i) * rs + k0) : _mm512_setzero_ps();
+        transpose16(t);
+        const __mmask16 wm = lane_mask(width - g);
+        for (int i = 0; i < kt; i++) _mm512_mask_storeu_ps(d + (k0 + i) * width + g, wm, t[i]);
       }
     }
   }
