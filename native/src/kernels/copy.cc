@@ -40,7 +40,7 @@ void load_f64(const View& v, int64_t off, int64_t s, int64_t n, double* buf) {
     }
     case DType::F16: {
       const uint16_t* p = static_cast<const uint16_t*>(v.data) + off;
-      for (int64_t i = 0; i < n; i++) buf[i] = f16_to_f32(p[i * s]);
+      for (int64_t i = 0; i < n; i++) buf[i] = f16_to_f32_inline(p[i * s]);
       break;
     }
     case DType::BF16: {
@@ -81,12 +81,12 @@ void store_f64(const View& v, int64_t off, int64_t s, int64_t n, const double* b
     }
     case DType::F16: {
       uint16_t* p = static_cast<uint16_t*>(v.data) + off;
-      for (int64_t i = 0; i < n; i++) p[i * s] = f32_to_f16(static_cast<float>(buf[i]));
+      for (int64_t i = 0; i < n; i++) p[i * s] = f32_to_f16_inline(static_cast<float>(buf[i]));
       break;
     }
     case DType::BF16: {
       uint16_t* p = static_cast<uint16_t*>(v.data) + off;
-      for (int64_t i = 0; i < n; i++) p[i * s] = f32_to_bf16(static_cast<float>(buf[i]));
+      for (int64_t i = 0; i < n; i++) p[i * s] = f32_to_bf16_inline(static_cast<float>(buf[i]));
       break;
     }
   }
@@ -100,12 +100,60 @@ using ew::Plan;
 
 constexpr int64_t kGrain = 32768;
 
+/** A transposing copy: the inner dim is strided on one side, the next dim is unit-stride there. */
+bool transposing(const Plan<2>& p) {
+  if (p.nd < 2) return false;
+  for (int k = 0; k < 2; k++)
+    if (p.istride(k) != 1 && p.st[k][p.nd - 2] == 1) return true;
+  return false;
+}
+
+/** Copies the last two plan dims in 32×32 tiles, so both sides stay in cache (transposes). */
+template <typename S, typename D, typename F>
+void tiled_copy(const Plan<2>& p, const S* a, D* o, F conv) {
+  constexpr int64_t kTile = 32;
+  const int nd = p.nd;
+  const int64_t R = p.shape[nd - 2], C = p.shape[nd - 1];
+  const int64_t sr = p.st[0][nd - 2], sc = p.st[0][nd - 1];
+  const int64_t dr = p.st[1][nd - 2], dc = p.st[1][nd - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < nd - 2; d++) outer *= p.shape[d];
+  const int64_t rtiles = (R + kTile - 1) / kTile;
+  const int64_t units = outer * rtiles;
+  const int64_t grain = std::max<int64_t>(1, kGrain / (kTile * std::max<int64_t>(C, 1)));
+  parallel_for(units, grain, [&](int64_t b, int64_t e) {
+    for (int64_t u = b; u < e; u++) {
+      const int64_t ob = u / rtiles, r0 = (u % rtiles) * kTile;
+      int64_t so = p.off[0], dof = p.off[1], rem = ob;
+      for (int d = nd - 3; d >= 0; d--) {
+        const int64_t i = rem % p.shape[d];
+        rem /= p.shape[d];
+        so += i * p.st[0][d];
+        dof += i * p.st[1][d];
+      }
+      const int64_t r1 = std::min(R, r0 + kTile);
+      for (int64_t c0 = 0; c0 < C; c0 += kTile) {
+        const int64_t c1 = std::min(C, c0 + kTile);
+        for (int64_t r = r0; r < r1; r++) {
+          const S* x = a + so + r * sr;
+          D* y = o + dof + r * dr;
+          for (int64_t c = c0; c < c1; c++) y[c * dc] = conv(x[c * sc]);
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void raw_copy(const View& src, const View& dst) {
   const View* vs[2] = {&src, &dst};
   const Plan<2> p = ew::make_plan(vs, dst);
   const T* a = static_cast<const T*>(src.data);
   T* o = static_cast<T*>(dst.data);
+  if (transposing(p) && !ew::overlaps(p, 1)) {
+    tiled_copy(p, a, o, [](T v) { return v; });
+    return;
+  }
   const int64_t sa = p.istride(0), so = p.istride(1);
   ew::run_rows(p, kGrain, ew::overlaps(p, 1), [&](const int64_t* off, int64_t n) {
     const T* x = a + off[0];
@@ -127,6 +175,10 @@ void typed_copy(const View& src, const View& dst, F conv) {
   const Plan<2> p = ew::make_plan(vs, dst);
   const S* a = static_cast<const S*>(src.data);
   D* o = static_cast<D*>(dst.data);
+  if (transposing(p) && !ew::overlaps(p, 1)) {
+    tiled_copy(p, a, o, conv);
+    return;
+  }
   const int64_t sa = p.istride(0), so = p.istride(1);
   ew::run_rows(p, kGrain, ew::overlaps(p, 1), [&](const int64_t* off, int64_t n) {
     const S* x = a + off[0];
@@ -251,13 +303,13 @@ TESSERA_KERNEL(copy) {
   } else if (src.dtype == DType::I32 && dst.dtype == DType::Bool) {
     tessera::typed_copy<int32_t, uint8_t>(src, dst, [](int32_t x) -> uint8_t { return x != 0 ? 1 : 0; });
   } else if (src.dtype == DType::F16 && dst.dtype == DType::F32) {
-    tessera::typed_copy<uint16_t, float>(src, dst, [](uint16_t x) { return tessera::f16_to_f32(x); });
+    tessera::typed_copy<uint16_t, float>(src, dst, [](uint16_t x) { return tessera::ew::f16_to_f32_inline(x); });
   } else if (src.dtype == DType::BF16 && dst.dtype == DType::F32) {
     tessera::typed_copy<uint16_t, float>(src, dst, [](uint16_t x) { return tessera::bf16_to_f32(x); });
   } else if (src.dtype == DType::F32 && dst.dtype == DType::F16) {
-    tessera::typed_copy<float, uint16_t>(src, dst, [](float x) { return tessera::f32_to_f16(x); });
+    tessera::typed_copy<float, uint16_t>(src, dst, [](float x) { return tessera::ew::f32_to_f16_inline(x); });
   } else if (src.dtype == DType::F32 && dst.dtype == DType::BF16) {
-    tessera::typed_copy<float, uint16_t>(src, dst, [](float x) { return tessera::f32_to_bf16(x); });
+    tessera::typed_copy<float, uint16_t>(src, dst, [](float x) { return tessera::ew::f32_to_bf16_inline(x); });
   } else {
     tessera::buffered_copy(src, dst);
   }

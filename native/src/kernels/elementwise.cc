@@ -5,6 +5,7 @@
 // rounded, so float32 math equals float64 math rounded to float32); everything else (transcendental
 // functions, odd dtype pairs) goes through float64 buffers with double-precision libm.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -111,15 +112,17 @@ inline double js_min(double a, double b) {
   if (a == b) return std::signbit(a) ? a : b;
   return a < b ? a : b;
 }
+// Branch-free float32 forms (they vectorise): equal operands are ±0 or identical, so AND of the
+// bits gives max's +0 and OR gives min's −0; a NaN operand wins.
 inline float js_maxf(float a, float b) {
-  if (a != a || b != b) return NAN;
-  if (a == b) return std::signbit(a) ? b : a;
-  return a > b ? a : b;
+  float m = a > b ? a : b;
+  m = a == b ? std::bit_cast<float>(std::bit_cast<uint32_t>(a) & std::bit_cast<uint32_t>(b)) : m;
+  return a != a ? a : m;
 }
 inline float js_minf(float a, float b) {
-  if (a != a || b != b) return NAN;
-  if (a == b) return std::signbit(a) ? a : b;
-  return a < b ? a : b;
+  float m = a < b ? a : b;
+  m = a == b ? std::bit_cast<float>(std::bit_cast<uint32_t>(a) | std::bit_cast<uint32_t>(b)) : m;
+  return a != a ? a : m;
 }
 
 inline int32_t imul(int32_t a, int32_t b) {
@@ -377,6 +380,9 @@ bool unary_f32_fast(int op, const View& x, const View& out) {
     case kRound:
       unary_typed<float, float>(x, out, [](float v) { return std::nearbyint(v); });
       return true;
+    case kRsqrt:  // in float64 then rounded, as 1 / Math.sqrt(x) stored to a Float32Array
+      unary_typed<float, float>(x, out, [](float v) { return static_cast<float>(1.0 / std::sqrt(double{v})); });
+      return true;
     default:
       return false;
   }
@@ -430,10 +436,10 @@ bool binary_f32_fast(int op, const View& a, const View& b, const View& out) {
       binary_typed<float, float>(a, b, out, [](float x, float y) { return x / y; });
       return true;
     case kMaximum:
-      binary_typed<float, float>(a, b, out, js_maxf);
+      binary_typed<float, float>(a, b, out, [](float x, float y) { return js_maxf(x, y); });
       return true;
     case kMinimum:
-      binary_typed<float, float>(a, b, out, js_minf);
+      binary_typed<float, float>(a, b, out, [](float x, float y) { return js_minf(x, y); });
       return true;
     default:
       return false;
@@ -452,7 +458,7 @@ bool binary_i32_fast(int op, const View& a, const View& b, const View& out) {
                                      [](int32_t x, int32_t y) { return static_cast<int32_t>(U(x) - U(y)); });
       return true;
     case kMul:
-      binary_typed<int32_t, int32_t>(a, b, out, imul);
+      binary_typed<int32_t, int32_t>(a, b, out, [](int32_t x, int32_t y) { return imul(x, y); });
       return true;
     case kMaximum:
       binary_typed<int32_t, int32_t>(a, b, out, [](int32_t x, int32_t y) { return x > y ? x : y; });

@@ -32,6 +32,65 @@ inline uint8_t to_uint8(double d) {
   return static_cast<uint8_t>(m);
 }
 
+/**
+ * Inline float32 → float16 bits, round to nearest even, bit-identical to tessera::f32_to_f16 (and
+ * core's f32ToF16): NaN → sign|0x7e00, overflow → ±Inf, subnormals rounded by one float addition
+ * (F. Giesen's float_to_half_fast3_rtne; it relies on the default rounding mode).
+ */
+inline uint16_t f32_to_f16_inline(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  u &= 0x7fffffffu;
+  uint32_t o;
+  if (u >= (143u << 23)) {  // ≥ 65536 after rounding can only be Inf; or Inf/NaN
+    o = u > 0x7f800000u ? 0x7e00u : 0x7c00u;
+  } else if (u < (113u << 23)) {  // below 2^-14: a half subnormal or zero
+    float t;
+    std::memcpy(&t, &u, 4);
+    t += 0.5f;  // denormal magic: 2^-1 aligns the half subnormal's lsb with float's lsb
+    std::memcpy(&o, &t, 4);
+    o -= 0x3f000000u;
+  } else {
+    const uint32_t mant_odd = (u >> 13) & 1u;
+    u += (static_cast<uint32_t>(15 - 127) << 23) + 0xfffu + mant_odd;
+    o = u >> 13;
+  }
+  return static_cast<uint16_t>(o | sign);
+}
+
+/** Inline float16 bits → float32, bit-identical to tessera::f16_to_f32 (NaNs come back quiet). */
+inline float f16_to_f32_inline(uint16_t h) {
+  uint32_t o = static_cast<uint32_t>(h & 0x7fffu) << 13;
+  const uint32_t exp = o & (0x7c00u << 13);
+  o += static_cast<uint32_t>(127 - 15) << 23;
+  float f;
+  if (exp == (0x7c00u << 13)) {  // Inf/NaN
+    o += static_cast<uint32_t>(128 - 16) << 23;
+    if (o & 0x7fffffu) o |= 0x400000u;
+    std::memcpy(&f, &o, 4);
+  } else if (exp == 0) {  // zero/subnormal: renormalise through a float subtraction
+    o += 1u << 23;
+    std::memcpy(&f, &o, 4);
+    f -= 6.103515625e-05f;  // 2^-14
+  } else {
+    std::memcpy(&f, &o, 4);
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits |= static_cast<uint32_t>(h & 0x8000u) << 16;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/** Inline float32 → bfloat16 bits, as tessera::f32_to_bf16 (round to nearest even, NaN stays quiet). */
+inline uint16_t f32_to_bf16_inline(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>(((bits >> 16) | 0x40u) & 0xffffu);
+  return static_cast<uint16_t>(((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16) & 0xffffu);
+}
+
 /** A row plan over K views of one shape: size-1 dims dropped, mergeable dims coalesced. */
 template <int K>
 struct Plan {

@@ -67,6 +67,31 @@ struct Dist {
   uint64_t counter;
 };
 
+/** uniform (0), bernoulli (2), randint (3): element i is lane i % 4 of block counter + i / 4. */
+template <int Kind, typename T>
+void fill4(const Dist& d, T* out, int64_t n) {
+  const int64_t blocks = (n + 3) / 4;
+  const double low = d.p1, range = d.p2 - d.p1;  // high − low, as the TS computes it
+  parallel_for(blocks, 4096, [&](int64_t b0, int64_t b1) {
+    uint32_t lanes[4];
+    for (int64_t b = b0; b < b1; b++) {
+      philox4x32(d.counter + static_cast<uint64_t>(b), d.k0, d.k1, lanes);
+      const int m = b * 4 + 4 <= n ? 4 : static_cast<int>(n - b * 4);
+      for (int j = 0; j < m; j++) {
+        const uint32_t bits = lanes[j];
+        double v;
+        if constexpr (Kind == 0)
+          v = low + static_cast<double>(bits >> 8) * kU24 * range;
+        else if constexpr (Kind == 2)
+          v = static_cast<double>(bits >> 8) * kU24 < d.p1 ? 1.0 : 0.0;
+        else
+          v = low + std::floor((static_cast<double>(bits) * range) / kTwo32);
+        out[b * 4 + j] = to_storage<T>(v);
+      }
+    }
+  });
+}
+
 template <typename T>
 void fill(const Dist& d, T* out, int64_t n) {
   if (d.kind == 1) {  // normal: two elements per block
@@ -85,30 +110,17 @@ void fill(const Dist& d, T* out, int64_t n) {
     });
     return;
   }
-  const int64_t blocks = (n + 3) / 4;
-  parallel_for(blocks, 4096, [&](int64_t b0, int64_t b1) {
-    uint32_t lanes[4];
-    const double low = d.p1, high = d.p2;
-    for (int64_t b = b0; b < b1; b++) {
-      philox4x32(d.counter + static_cast<uint64_t>(b), d.k0, d.k1, lanes);
-      for (int j = 0; j < 4 && b * 4 + j < n; j++) {
-        const uint32_t bits = lanes[j];
-        double v;
-        switch (d.kind) {
-          case 0:  // uniform
-            v = low + static_cast<double>(bits >> 8) * kU24 * (high - low);
-            break;
-          case 2:  // bernoulli
-            v = static_cast<double>(bits >> 8) * kU24 < d.p1 ? 1.0 : 0.0;
-            break;
-          default:  // randint
-            v = low + std::floor((static_cast<double>(bits) * (high - low)) / kTwo32);
-            break;
-        }
-        out[b * 4 + j] = to_storage<T>(v);
-      }
-    }
-  });
+  switch (d.kind) {
+    case 0:
+      fill4<0>(d, out, n);
+      break;
+    case 2:
+      fill4<2>(d, out, n);
+      break;
+    default:
+      fill4<3>(d, out, n);
+      break;
+  }
 }
 
 uint32_t key_word(const Call& call, size_t i) {
