@@ -165,7 +165,14 @@ export function mlpGradWorkload(n: number, d: number, hidden: number): Workload 
  * is d loss / d wqkv). FLOPs: the forward's GEMMs (four linears, two attention products) × 3, since
  * backward does two GEMMs per forward GEMM (x needs no gradient, but every layer's input does).
  */
-export function blockGradWorkload(batch: number, seq: number, dim: number, heads: number): Workload {
+export function blockGradWorkload(
+  batch: number,
+  seq: number,
+  dim: number,
+  heads: number,
+  maxRunMs?: number,
+  minRuns?: number,
+): Workload {
   const hidden = 4 * dim;
   const tokens = batch * seq;
   const forward = 2 * tokens * dim * (3 * dim + dim + 2 * hidden) + 4 * batch * seq * seq * dim; // linears + attention
@@ -190,14 +197,17 @@ export function blockGradWorkload(batch: number, seq: number, dim: number, heads
     },
     flops: 3 * forward,
     heads,
+    ...(maxRunMs ? { maxRunMs } : {}),
+    ...(minRuns ? { timing: { minRuns } } : {}),
   };
 }
 
 /**
  * The default set. matmul 2048³ and the attention (17 GFLOP each) take seconds per run in pure JS
  * and tens of seconds on tfjs-cpu, so a runner is skipped there past `maxRunMs` (the table says
- * so), and the attention, which backend-js still runs (over 10 s a run on a busy 2-core machine), is
- * timed twice after one warm-up rather than three times. The convolution is a ResNet stage-1 layer at batch 8 (1.85
+ * so). The attention, which backend-js still runs (over 10 s a run on a busy 2-core machine), and
+ * the transformer block (4 s on js, 7 s on tfjs-wasm, 28 s on tfjs-cpu, which is skipped) are timed
+ * twice after one warm-up rather than three times. The convolution is a ResNet stage-1 layer at batch 8 (1.85
  * GFLOP per run).
  */
 export const WORKLOADS: readonly Workload[] = [
@@ -211,7 +221,7 @@ export const WORKLOADS: readonly Workload[] = [
   geluWorkload(4096, 1024),
   conv2dWorkload(8, 64, 56, 64, 3, 1),
   mlpGradWorkload(128, 384, 1536),
-  blockGradWorkload(8, 197, 192, 3),
+  blockGradWorkload(8, 197, 192, 3, 15_000, 2),
 ];
 
 /** Tiny versions of every workload, for tests and `--smoke`. */

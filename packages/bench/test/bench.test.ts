@@ -26,7 +26,7 @@ import {
 import { tfjsRunner } from "../src/peers/tfjs.js";
 
 /** Workloads a peer does not implement, by design (see peers/tfjs.ts). */
-const PEER_UNSUPPORTED = new Set(["blockGrad"]);
+const PEER_UNSUPPORTED = new Set<string>();
 
 /** Whether the native addon loaded here (it registers 'native'; a partial dev build does not). */
 const nativeHere = async () => {
