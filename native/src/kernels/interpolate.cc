@@ -115,21 +115,32 @@ TESSERA_KERNEL(interpolate) {
   }
   const Taps ay = bilinear_taps(H, Ho, scale_h, align == 1);
   const Taps ax = bilinear_taps(W, Wo, scale_w, align == 1);
+  // Each output row blends two source rows already blended along W (the reference's w0*x[c0] + w1*x[c1],
+  // in double); those horizontal blends are cached, since neighbouring output rows share source rows.
   parallel_for(planes, grain, [&](int64_t b, int64_t e) {
+    std::vector<double> cache(2 * Wo);
+    double* slots[2] = {cache.data(), cache.data() + Wo};
     for (int64_t p = b; p < e; p++) {
       const float* xb = xp + p * H * W;
       float* o = yp + p * Ho * Wo;
-      for (int64_t oy = 0; oy < Ho; oy++) {
-        const float* r0 = xb + ay.lo[oy] * W;
-        const float* r1 = xb + ay.hi[oy] * W;
+      int64_t key[2] = {-1, -1};
+      auto blended = [&](int64_t r, int64_t keep) -> const double* {
+        if (key[0] == r) return slots[0];
+        if (key[1] == r) return slots[1];
+        const int slot = key[0] == keep ? 1 : 0;
+        const float* row = xb + r * W;
+        double* dst = slots[slot];
+        for (int64_t ox = 0; ox < Wo; ox++)
+          dst[ox] = ax.w0[ox] * static_cast<double>(row[ax.lo[ox]]) + ax.w1[ox] * static_cast<double>(row[ax.hi[ox]]);
+        key[slot] = r;
+        return dst;
+      };
+      for (int64_t oy = 0; oy < Ho; oy++, o += Wo) {
+        const int64_t r0 = ay.lo[oy], r1 = ay.hi[oy];
+        const double* top = blended(r0, r1);
+        const double* bottom = blended(r1, r0);
         const double h0 = ay.w0[oy], h1 = ay.w1[oy];
-        for (int64_t ox = 0; ox < Wo; ox++) {
-          const int64_t c0 = ax.lo[ox], c1 = ax.hi[ox];
-          const double w0 = ax.w0[ox], w1 = ax.w1[ox];
-          const double top = w0 * static_cast<double>(r0[c0]) + w1 * static_cast<double>(r0[c1]);
-          const double bottom = w0 * static_cast<double>(r1[c0]) + w1 * static_cast<double>(r1[c1]);
-          *o++ = static_cast<float>(h0 * top + h1 * bottom);
-        }
+        for (int64_t ox = 0; ox < Wo; ox++) o[ox] = static_cast<float>(h0 * top[ox] + h1 * bottom[ox]);
       }
     }
   });
