@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gemm/gemm_internal.h"
+#include "gemm/gemm_skinny.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -266,6 +267,30 @@ void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
   }
 }
 
+/**
+ * C (element (i, j) at C[i·rsC + j·csC]) = alpha·op(A)·op(B) + beta·C for M ≤ 4 rows: the rows of op(A)
+ * are gathered densely once, then threads split the columns and stream B directly.
+ */
+void skinny_gemm(int M, int64_t N, int64_t K, float alpha, const float* A, int64_t rsA, int64_t ksA, bool tb,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t rsC, int64_t csC) {
+  float* a = tl_pack_a.get(static_cast<size_t>(M * K));
+  for (int i = 0; i < M; i++)
+    for (int64_t k = 0; k < K; k++) a[i * K + k] = A[i * rsA + k * ksA];
+  const char* which = isa();
+  const bool use512 = std::strcmp(which, "avx512") == 0, use2 = std::strcmp(which, "avx2") == 0;
+  const int64_t per_col = M * K;
+  const int64_t grain = per_col >= (1 << 16) ? 16 : ((1 << 16) / per_col + 15) / 16 * 16;
+  parallel_for(N, grain, [&](int64_t j0, int64_t j1) {
+#if defined(__x86_64__)
+    if (use512) return gemm_detail::skinny_avx512(tb, M, K, alpha, a, B, ldb, beta, C, rsC, csC, j0, j1);
+    if (use2) return gemm_detail::skinny_avx2(tb, M, K, alpha, a, B, ldb, beta, C, rsC, csC, j0, j1);
+#endif
+    (void)use512;
+    (void)use2;
+    gemm_detail::skinny_dispatch(tb, M, K, alpha, a, B, ldb, beta, C, rsC, csC, j0, j1);
+  });
+}
+
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -277,6 +302,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
   }
   if (M * N * K <= kSmallMacs) {
     small_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (M <= gemm_detail::kSkinnyMaxRows) {
+    skinny_gemm(static_cast<int>(M), N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, trans_b, B, ldb, beta, C,
+                ldc, 1);
+    return;
+  }
+  if (N <= gemm_detail::kSkinnyMaxRows) {
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ: the rows of op(B)ᵀ are B's columns (or rows when transposed), and op(A)ᵀ
+    // read as [K, M] is A itself with the transposition flag flipped.
+    skinny_gemm(static_cast<int>(N), M, K, alpha, B, trans_b ? ldb : 1, trans_b ? 1 : ldb, !trans_a, A, lda, beta, C,
+                1, ldc);
     return;
   }
   packed_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

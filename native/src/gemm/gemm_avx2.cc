@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "gemm/gemm_internal.h"
+#include "gemm/gemm_skinny.h"
 
 namespace tessera {
 namespace gemm_detail {
@@ -98,6 +99,11 @@ void micro_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_
 }  // namespace
 
 MicroKernel avx2_kernel() { return MicroKernel{kMR, kNR, micro_dispatch}; }
+
+void skinny_avx2(bool tb, int M, int64_t K, float alpha, const float* a, const float* B, int64_t ldb, float beta,
+                 float* C, int64_t rsC, int64_t csC, int64_t j0, int64_t j1) {
+  skinny_dispatch(tb, M, K, alpha, a, B, ldb, beta, C, rsC, csC, j0, j1);
+}
 
 double fma_loop_avx2(int64_t iters) {
   constexpr int kAcc = 12;

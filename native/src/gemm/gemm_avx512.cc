@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "gemm/gemm_internal.h"
+#include "gemm/gemm_skinny.h"
 
 namespace tessera {
 namespace gemm_detail {
@@ -189,6 +190,11 @@ bool pack_avx512(int width, float* dst, const float* src, int64_t rs, int64_t ks
     }
   }
   return true;
+}
+
+void skinny_avx512(bool tb, int M, int64_t K, float alpha, const float* a, const float* B, int64_t ldb, float beta,
+                 float* C, int64_t rsC, int64_t csC, int64_t j0, int64_t j1) {
+  skinny_dispatch(tb, M, K, alpha, a, B, ldb, beta, C, rsC, csC, j0, j1);
 }
 
 double fma_loop_avx512(int64_t iters) {

@@ -32,6 +32,11 @@ double fma_loop_avx512(int64_t iters);
 /** AVX-512 version of gemm.cc's pack_panels (widths ≤ 32, one of the strides 1); false if it does not apply. */
 bool pack_avx512(int width, float* dst, const float* src, int64_t rs, int64_t ks, int64_t rows, int64_t kc);
 double fma_loop_avx2(int64_t iters);
+/** gemm_skinny.h's skinny_dispatch compiled for AVX-512 / AVX2 (M ≤ 4 rows packed densely in `a`). */
+void skinny_avx512(bool tb, int M, int64_t K, float alpha, const float* a, const float* B, int64_t ldb, float beta,
+                   float* C, int64_t rsC, int64_t csC, int64_t j0, int64_t j1);
+void skinny_avx2(bool tb, int M, int64_t K, float alpha, const float* a, const float* B, int64_t ldb, float beta,
+                 float* C, int64_t rsC, int64_t csC, int64_t j0, int64_t j1);
 #endif
 
 }  // namespace gemm_detail
