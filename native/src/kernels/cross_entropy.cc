@@ -18,29 +18,6 @@ namespace {
 constexpr int64_t kGrain = 1 << 14;
 constexpr int kLanes = 16;
 
-float row_max(const float* x, int64_t n) {
-  float lane[kLanes];
-  for (int j = 0; j < kLanes; j++) lane[j] = -__builtin_inff();
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-  float m = lane[0];
-  for (int j = 1; j < kLanes; j++) m = lane[j] > m ? lane[j] : m;
-  for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
-}
-
-double row_exp_sum(const float* x, float m, int64_t n) {
-  double lane[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; j++) lane[j] += rm_exp(x[i + j] - m);
-  double s = 0;
-  for (int j = 0; j < kLanes; j++) s += lane[j];
-  for (; i < n; i++) s += rm_exp(x[i] - m);
-  return s;
-}
-
 /** Σ_c w_c·x_c (w null: Σ x_c) and Σ_c w_c (C without weights), in float64. */
 void row_weighted(const float* x, const float* w, int64_t n, double& sx, double& sw) {
   double lx[kLanes] = {}, lw[kLanes] = {};
@@ -112,6 +89,7 @@ TESSERA_KERNEL(crossEntropy) {
   }
   const float* lp = N > 0 && C > 0 ? logits.ptr<float>() : nullptr;
   const float* wp = has_w ? weight.ptr<float>() : nullptr;
+  const RowOps& ops = row_ops();
   std::vector<double> loss(static_cast<size_t>(N)), wt(static_cast<size_t>(N));
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; n++) {
@@ -122,8 +100,8 @@ TESSERA_KERNEL(crossEntropy) {
         continue;
       }
       const float* x = lp + n * C;
-      const float m = row_max(x, C);
-      const double lse = static_cast<double>(m) + std::log(row_exp_sum(x, m, C));
+      const float m = ops.max(x, C);
+      const double lse = static_cast<double>(m) + std::log(ops.exp_sum(x, m, nullptr, C));
       const double w = wp ? wp[t] : 1.0;
       double l = -w * (x[t] - lse);
       if (eps > 0) {

@@ -11,12 +11,12 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/row_math.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
 
-constexpr int kLanes = 16;
 constexpr int64_t kGrain = 1 << 14;
 
 const View* optional_float(const Call& call, size_t i, int64_t size, const char* what) {
@@ -42,48 +42,15 @@ struct Stats {
   float mean_hi, mean_lo, rstd;
 };
 
-Stats row_stats(const float* x, int64_t n, double eps) {
-  double lane[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; j++) lane[j] += x[i + j];
-  double s = 0;
-  for (int j = 0; j < kLanes; j++) s += lane[j];
-  for (; i < n; i++) s += x[i];
-  const double mean = s / static_cast<double>(n);
-  for (int j = 0; j < kLanes; j++) lane[j] = 0;
-  i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; j++) {
-      const double d = x[i + j] - mean;
-      lane[j] += d * d;
-    }
-  double ss = 0;
-  for (int j = 0; j < kLanes; j++) ss += lane[j];
-  for (; i < n; i++) {
-    const double d = x[i] - mean;
-    ss += d * d;
-  }
+Stats row_stats(const RowOps& ops, const float* x, int64_t n, double eps) {
+  const double mean = ops.sum(x, n) / static_cast<double>(n);
+  const double ss = ops.sq_dev(x, mean, n);
   Stats st;
   st.mean = mean;
   st.mean_hi = static_cast<float>(mean);
   st.mean_lo = static_cast<float>(mean - st.mean_hi);
   st.rstd = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
   return st;
-}
-
-void forward_row(const float* x, const float* w, const float* b, float* out, int64_t n, double eps) {
-  const Stats st = row_stats(x, n, eps);
-  const float mh = st.mean_hi, ml = st.mean_lo, r = st.rstd;
-  if (w && b) {
-    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r * w[i] + b[i];
-  } else if (w) {
-    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r * w[i];
-  } else if (b) {
-    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r + b[i];
-  } else {
-    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r;
-  }
 }
 
 struct Shape {
@@ -119,8 +86,12 @@ TESSERA_KERNEL(layerNorm) {
   const float* wp = w ? w->ptr<float>() : nullptr;
   const float* bp = b ? b->ptr<float>() : nullptr;
   float* op = out.ptr<float>();
+  const RowOps& ops = row_ops();
   parallel_for(s.rows, std::max<int64_t>(1, kGrain / s.size), [&](int64_t b0, int64_t e0) {
-    for (int64_t r = b0; r < e0; r++) forward_row(xp + r * s.size, wp, bp, op + r * s.size, s.size, eps);
+    for (int64_t r = b0; r < e0; r++) {
+      const Stats st = row_stats(ops, xp + r * s.size, s.size, eps);
+      ops.norm_apply(xp + r * s.size, st.mean_hi, st.mean_lo, st.rstd, wp, bp, op + r * s.size, s.size);
+    }
   });
 }
 
@@ -153,14 +124,16 @@ TESSERA_KERNEL(layerNormBackward) {
   const float* wp = w ? w->ptr<float>() : nullptr;
   float* dxp = dxv.present() ? dxv.ptr<float>() : nullptr;
   const bool params = dw || db;
-  // Fixed blocks of rows for the parameter partials (shape-only, so thread-count independent).
-  const int64_t block_rows = params ? std::max<int64_t>(std::max<int64_t>(1, kGrain / n), (s.rows + 255) / 256)
+  // Fixed blocks of rows for the parameter partials (at most 32: shape-only, so the sums do not depend
+  // on the thread count).
+  const int64_t block_rows = params ? std::max<int64_t>(std::max<int64_t>(1, kGrain / n), (s.rows + 31) / 32)
                                     : std::max<int64_t>(1, kGrain / n);
   const int64_t nblocks = (s.rows + block_rows - 1) / block_rows;
   std::vector<double> pw(dw ? static_cast<size_t>(nblocks * n) : 0);
   std::vector<double> pb(db ? static_cast<size_t>(nblocks * n) : 0);
+  const RowOps& ops = row_ops();
   parallel_for(nblocks, 1, [&](int64_t b0, int64_t e0) {
-    std::vector<float> xhat(static_cast<size_t>(n));
+    std::vector<float> scratch(static_cast<size_t>(2 * n));  // x̂, then dy·w
     for (int64_t blk = b0; blk < e0; blk++) {
       double* bw = dw ? pw.data() + blk * n : nullptr;
       double* bb = db ? pb.data() + blk * n : nullptr;
@@ -168,41 +141,26 @@ TESSERA_KERNEL(layerNormBackward) {
       for (int64_t r = blk * block_rows; r < r1; r++) {
         const float* xr = xp + r * n;
         const float* gr = gp + r * n;
-        const Stats st = row_stats(xr, n, eps);
+        const Stats st = row_stats(ops, xr, n, eps);
         const float mh = st.mean_hi, ml = st.mean_lo, rs = st.rstd;
-        float* xh = xhat.data();
-        for (int64_t i = 0; i < n; i++) xh[i] = ((xr[i] - mh) - ml) * rs;
+        float* xh = scratch.data();
+        ops.norm_apply(xr, mh, ml, rs, nullptr, nullptr, xh, n);
         if (bw)
           for (int64_t i = 0; i < n; i++) bw[i] += static_cast<double>(gr[i]) * xh[i];
         if (bb)
           for (int64_t i = 0; i < n; i++) bb[i] += gr[i];
         if (!dxp) continue;
-        // mean(g) and mean(g·x̂) in float64 lanes, g = dy·w.
-        double l1[kLanes] = {}, l2[kLanes] = {};
-        int64_t i = 0;
-        for (; i + kLanes <= n; i += kLanes)
-          for (int j = 0; j < kLanes; j++) {
-            const float g = wp ? gr[i + j] * wp[i + j] : gr[i + j];
-            l1[j] += g;
-            l2[j] += static_cast<double>(g) * xh[i + j];
-          }
-        double sg = 0, sgx = 0;
-        for (int j = 0; j < kLanes; j++) {
-          sg += l1[j];
-          sgx += l2[j];
+        // g = dy·w; mean(g) and mean(g·x̂) in float64.
+        const float* g = gr;
+        if (wp) {
+          float* gw = scratch.data() + n;
+          for (int64_t i = 0; i < n; i++) gw[i] = gr[i] * wp[i];
+          g = gw;
         }
-        for (; i < n; i++) {
-          const float g = wp ? gr[i] * wp[i] : gr[i];
-          sg += g;
-          sgx += static_cast<double>(g) * xh[i];
-        }
-        const float mg = static_cast<float>(sg / static_cast<double>(n));
-        const float mgx = static_cast<float>(sgx / static_cast<double>(n));
+        const float mg = static_cast<float>(ops.sum(g, n) / static_cast<double>(n));
+        const float mgx = static_cast<float>(ops.dot(g, xh, n) / static_cast<double>(n));
         float* dr = dxp + r * n;
-        if (wp)
-          for (int64_t k = 0; k < n; k++) dr[k] = rs * ((gr[k] * wp[k] - mg) - xh[k] * mgx);
-        else
-          for (int64_t k = 0; k < n; k++) dr[k] = rs * ((gr[k] - mg) - xh[k] * mgx);
+        for (int64_t k = 0; k < n; k++) dr[k] = rs * ((g[k] - mg) - xh[k] * mgx);
       }
     }
   });

@@ -11,10 +11,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/row_math.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
+
+typedef int32_t vi32 __attribute__((vector_size(rowimpl::kVecBytes)));
+typedef uint32_t vu32 __attribute__((vector_size(rowimpl::kVecBytes)));
 
 enum class Op { Sum = 0, Prod = 1, Max = 2, Min = 3, ArgMax = 4, ArgMin = 5 };
 
@@ -40,24 +44,56 @@ struct Reducer {
       return acc * v;
     } else if constexpr (std::is_same_v<A, float>) {
       // A NaN replaces the accumulator, and a NaN accumulator is never replaced by a number.
-      if constexpr (op == Op::Max) return (v > acc || v != v) ? v : acc;
-      else return (v < acc || v != v) ? v : acc;
+      if constexpr (op == Op::Max) return ((v > acc) | (v != v)) ? v : acc;  // `|`: no branch, vectorisable
+      else return ((v < acc) | (v != v)) ? v : acc;
     } else {
       if constexpr (op == Op::Max) return v > acc ? v : acc;
       else return v < acc ? v : acc;
     }
   }
   static T store(A a) { return static_cast<T>(a); }
-  /** Reduces n contiguous elements; independent lanes let the compiler vectorise. */
+  /** Reduces n contiguous elements in vector lanes (GCC vector extensions), then the lanes in order. */
   static A row(const T* p, int64_t n) {
-    constexpr int L = 16;
-    A lane[L];
-    for (int j = 0; j < L; j++) lane[j] = init();
+    using rowimpl::W;
     int64_t i = 0;
-    for (; i + L <= n; i += L)
-      for (int j = 0; j < L; j++) lane[j] = combine(lane[j], load(p[i + j]));
-    A r = lane[0];
-    for (int j = 1; j < L; j++) r = combine(r, lane[j]);
+    A r;
+    if constexpr (std::is_same_v<T, float> && op == Op::Sum) {
+      return row_ops().sum(p, n);  // float64 lanes, AVX-512 where the CPU has it
+    } else if constexpr (std::is_same_v<T, float> && (op == Op::Max || op == Op::Min)) {
+      rowimpl::vf acc = rowimpl::splat(init());
+      for (; i + W <= n; i += W) {
+        const rowimpl::vf v = rowimpl::load(p + i);
+        acc = ((op == Op::Max ? v > acc : v < acc) | (v != v)) ? v : acc;
+      }
+      r = acc[0];
+      for (int j = 1; j < W; j++) r = combine(r, acc[j]);
+    } else if constexpr (std::is_same_v<T, int32_t> && std::is_same_v<A, uint32_t>) {
+      vu32 acc = vu32{} + init();
+      for (; i + W <= n; i += W) {
+        vu32 v;
+        __builtin_memcpy(&v, p + i, sizeof v);
+        acc = op == Op::Sum ? acc + v : acc * v;
+      }
+      r = acc[0];
+      for (int j = 1; j < W; j++) r = combine(r, acc[j]);
+    } else if constexpr (std::is_same_v<T, int32_t>) {
+      vi32 acc = vi32{} + init();
+      for (; i + W <= n; i += W) {
+        vi32 v;
+        __builtin_memcpy(&v, p + i, sizeof v);
+        acc = (op == Op::Max ? v > acc : v < acc) ? v : acc;
+      }
+      r = acc[0];
+      for (int j = 1; j < W; j++) r = combine(r, acc[j]);
+    } else {
+      constexpr int L = 16;
+      A lane[L];
+      for (int j = 0; j < L; j++) lane[j] = init();
+      for (; i + L <= n; i += L)
+        for (int j = 0; j < L; j++) lane[j] = combine(lane[j], load(p[i + j]));
+      r = lane[0];
+      for (int j = 1; j < L; j++) r = combine(r, lane[j]);
+    }
     for (; i < n; i++) r = combine(r, load(p[i]));
     return r;
   }

@@ -1,61 +1,122 @@
-// Branch-free float32 exp/erfc that GCC vectorises inside plain loops (no libm call per element),
-// shared by the row kernels (softmax, gelu, crossEntropy). Everything here has internal linkage and
-// calls no inline library template, so a TU compiled with AVX-512 flags cannot leak its copy into
-// baseline code through the linker (ODR merging of COMDAT functions).
+// Row primitives of the row kernels (softmax, layerNorm, gelu, crossEntropy, reduce): max, Σexp,
+// float64 sums and dot products, the gelu forms, written once with GCC vector extensions at the
+// translation unit's vector width. The code is compiled three times: baseline (softmax.cc, SSE2 on
+// x86-64), AVX2 (row_math_avx2.cc) and AVX-512 (row_math_avx512.cc); row_ops() picks by tessera::isa().
+// Everything in `rowimpl` has internal linkage and calls no inline library function, so an AVX-512
+// copy can never be merged into baseline code by the linker.
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
 namespace tessera {
+
+/** One ISA's row primitives. Sums and dot products accumulate in float64. */
+struct RowOps {
+  /** max with `>` (a NaN never wins), -Inf for n = 0. */
+  float (*max)(const float* x, int64_t n);
+  /** Σ exp(x − m), writing exp(x − m) to e unless e is null (e may alias x). */
+  double (*exp_sum)(const float* x, float m, float* e, int64_t n);
+  double (*sum)(const float* x, int64_t n);
+  double (*dot)(const float* a, const float* b, int64_t n);
+  /** Σ (x − mean)². */
+  double (*sq_dev)(const float* x, double mean, int64_t n);
+  /** x *= s. */
+  void (*scale)(float* x, float s, int64_t n);
+  /** out = x − c, rounded once from float64. */
+  void (*sub_d)(const float* x, double c, float* out, int64_t n);
+  /** out = ((x − mh) − ml)·r·w + b, w and b optional. */
+  void (*norm_apply)(const float* x, float mh, float ml, float r, const float* w, const float* b, float* out,
+                     int64_t n);
+  void (*gelu)(const float* x, float* out, int64_t n, bool tanh_form);
+  void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form);
+};
+
+const RowOps& row_ops();
+#if defined(__x86_64__)
+/** Defined in row_math_avx512.cc; call only when isa() is "avx512". */
+const RowOps& row_ops_avx512();
+/** Defined in row_math_avx2.cc; call only when isa() is "avx2" (or "avx512"). */
+const RowOps& row_ops_avx2();
+#endif
+
+namespace rowimpl {
 namespace {
 
-inline float rm_bits_to_float(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+// The TU's native vector width: GCC lowers vectors wider than the hardware's comparisons and selects
+// element by element, so the baseline build uses 16-byte (SSE2) vectors and the AVX-512 one 64-byte.
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+constexpr int W = kVecBytes / 4;
+typedef float vf __attribute__((vector_size(kVecBytes)));
+typedef int32_t vi __attribute__((vector_size(kVecBytes)));
+typedef double vd __attribute__((vector_size(2 * kVecBytes)));
+
+inline vf splat(float c) { return vf{} + c; }
+inline vf load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
+/** The first n (< W) elements, the rest `fill`. */
+inline vf load_part(const float* p, int64_t n, float fill) {
+  float t[W];
+  for (int j = 0; j < W; j++) t[j] = j < n ? p[j] : fill;
+  return load(t);
+}
+inline void store_part(float* p, vf v, int64_t n) {
+  float t[W];
+  store(t, v);
+  for (int64_t j = 0; j < n; j++) p[j] = t[j];
+}
+inline vd widen(vf v) { return __builtin_convertvector(v, vd); }
+inline double hsum(vd v) {
+  double s = 0;
+  for (int j = 0; j < W; j++) s += v[j];
+  return s;
 }
 
 /**
- * exp(x) for float32, within ~2 ulp on the normal range: Cody–Waite reduction by ln 2 and a degree-6
- * polynomial. exp(-Inf) = 0, exp(+Inf) = +Inf, NaN stays NaN; results below the smallest normal
- * flush to 0 (an absolute error under 1.2e-38).
+ * exp(x) within ~2 ulp on the normal range: Cody–Waite reduction by ln 2 and a degree-6 polynomial.
+ * exp(-Inf) = 0, exp(+Inf) = +Inf, NaN stays NaN; results below the smallest normal flush to 0.
  */
-inline float rm_exp(float x) {
+inline vf vexp(vf x) {
   const float hi = 88.72283f, lo = -87.33654f;
-  float xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;  // NaN passes through both (comparisons are false) and is restored below
-  // n = round(x / ln 2) by the 1.5·2^23 trick (round to nearest even, |n| < 2^22).
-  const float shifter = 12582912.0f;
-  float n = (xc * 1.44269504088896341f + shifter) - shifter;
-  float r = xc - n * 0.693359375f;    // ln 2 split: 0.693359375 is exact in 9 bits
+  vf xc = x > hi ? splat(hi) : x;
+  xc = xc < lo ? splat(lo) : xc;
+  xc = x != x ? splat(0.0f) : xc;  // keeps the float→int conversion below defined
+  const float shifter = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+  vf n = (xc * 1.44269504088896341f + shifter) - shifter;
+  vf r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  vf p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  // 2^n: n in [-126, 128] after clamping; split into two factors so n = 128 does not overflow the exponent.
-  int32_t ni = static_cast<int32_t>(n);
-  int32_t n1 = ni >> 1;
-  int32_t n2 = ni - n1;
-  float s1 = rm_bits_to_float(static_cast<uint32_t>(n1 + 127) << 23);
-  float s2 = rm_bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
-  float y = p * s1 * s2;
-  y = x > hi ? __builtin_inff() : y;
-  y = x < lo ? 0.0f : y;
+  // 2^n in two factors so n = 128 does not overflow the exponent field.
+  vi ni = __builtin_convertvector(n, vi);
+  vi n1 = ni >> 1;
+  vi n2 = ni - n1;
+  vf s1 = (vf)((n1 + 127) << 23);
+  vf s2 = (vf)((n2 + 127) << 23);
+  vf y = p * s1 * s2;
+  y = x > hi ? splat(__builtin_inff()) : y;
+  y = x < lo ? splat(0.0f) : y;
   return x != x ? x : y;
 }
 
-/**
- * erfc(z) for z >= 0 (Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7, the form
- * backend-js uses), evaluated in float32.
- */
-inline float rm_erfc_pos(float z) {
-  float t = 1.0f / (1.0f + 0.5f * z);
-  float p = 0.17087277f;
+/** erfc(z) for z ≥ 0: Numerical Recipes' Chebyshev fit (fractional error < 1.2e-7), backend-js's form. */
+inline vf verfc_pos(vf z) {
+  vf t = 1.0f / (1.0f + 0.5f * z);
+  vf p = splat(0.17087277f);
   p = p * t + -0.82215223f;
   p = p * t + 1.48851587f;
   p = p * t + -1.13520398f;
@@ -65,14 +126,16 @@ inline float rm_erfc_pos(float z) {
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t + -1.26551223f;
-  return t * rm_exp(p - z * z);
+  return t * vexp(p - z * z);
 }
 
-/** erf(z) for |z| < 0.5 by its Taylor series (truncation error < 1e-9). */
-inline float rm_erf_small(float z) {
-  float z2 = z * z;
-  // 2/√π Σ (−1)^n z^(2n+1) / (n! (2n+1)), n = 0..7
-  float s = -1.0f / (5040.0f * 15.0f);
+/** 1 + erf(z): a Taylor series for |z| < 0.5, erfc elsewhere (no cancellation for negative z). */
+inline vf vone_plus_erf(vf z) {
+  vf az = z < 0.0f ? -z : z;
+  vf c = verfc_pos(az);
+  vf big = z < 0.0f ? c : 2.0f - c;
+  vf z2 = z * z;
+  vf s = splat(-1.0f / (5040.0f * 15.0f));
   s = s * z2 + 1.0f / (720.0f * 13.0f);
   s = s * z2 + -1.0f / (120.0f * 11.0f);
   s = s * z2 + 1.0f / (24.0f * 9.0f);
@@ -80,17 +143,144 @@ inline float rm_erf_small(float z) {
   s = s * z2 + 1.0f / (2.0f * 5.0f);
   s = s * z2 + -1.0f / 3.0f;
   s = s * z2 + 1.0f;
-  return s * z * 1.1283791670955126f;
-}
-
-/** 1 + erf(z), without the cancellation of 1 + (erfc − 1) for negative z. */
-inline float rm_one_plus_erf(float z) {
-  float az = z < 0.0f ? -z : z;
-  float c = rm_erfc_pos(az);
-  float big = z < 0.0f ? c : 2.0f - c;
-  float small = 1.0f + rm_erf_small(z);
+  vf small = 1.0f + s * z * 1.1283791670955126f;
   return az < 0.5f ? small : big;
 }
 
+constexpr float kSqrt1_2 = 0.70710678118654752f;
+constexpr float kSqrt2OverPi = 0.79788456080286536f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+constexpr float kGeluC = 0.044715f;
+
+/** σ(2u) = (1 + tanh u)/2 with u = √(2/π)(x + c·x³); exp overflowing to +Inf gives 0. */
+inline vf vtanh_gate(vf x) {
+  vf u = kSqrt2OverPi * (x + kGeluC * x * x * x);
+  return 1.0f / (1.0f + vexp(-2.0f * u));
+}
+
+//   erf:  gelu = x·Φ(x),  gelu' = Φ(x) + x·φ(x)
+//   tanh: gelu = x·s,     gelu' = s + 2·x·s·(1 − s)·√(2/π)(1 + 3c·x²),  s = σ(2u)
+inline vf vgelu(vf x, bool tanh_form) {
+  if (tanh_form) return x * vtanh_gate(x);
+  return x * (0.5f * vone_plus_erf(x * kSqrt1_2));
+}
+inline vf vgelu_grad(vf x, bool tanh_form) {
+  if (tanh_form) {
+    vf s = vtanh_gate(x);
+    vf du = kSqrt2OverPi * (1.0f + 3.0f * kGeluC * x * x);
+    return s + 2.0f * x * s * (1.0f - s) * du;
+  }
+  vf pdf = kInvSqrt2Pi * vexp(-0.5f * x * x);
+  return 0.5f * vone_plus_erf(x * kSqrt1_2) + x * pdf;
+}
+
+inline float row_max(const float* x, int64_t n) {
+  vf acc = splat(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    vf v = load(x + i);
+    acc = v > acc ? v : acc;
+  }
+  if (i < n) {
+    vf v = load_part(x + i, n - i, -__builtin_inff());
+    acc = v > acc ? v : acc;
+  }
+  float m = acc[0];
+  for (int j = 1; j < W; j++) m = acc[j] > m ? acc[j] : m;
+  return m;
+}
+
+inline double row_exp_sum(const float* x, float m, float* e, int64_t n) {
+  vd acc = vd{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    vf t = vexp(load(x + i) - m);
+    if (e) store(e + i, t);
+    acc += widen(t);
+  }
+  if (i < n) {
+    // Padding with -Inf adds exp(-Inf) = 0 (or NaN when m is -Inf, a row that is NaN anyway).
+    vf t = vexp(load_part(x + i, n - i, -__builtin_inff()) - m);
+    if (e) store_part(e + i, t, n - i);
+    acc += widen(t);
+  }
+  return hsum(acc);
+}
+
+inline double row_sum(const float* x, int64_t n) {
+  vd acc = vd{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) acc += widen(load(x + i));
+  double s = hsum(acc);
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+inline double row_dot(const float* a, const float* b, int64_t n) {
+  vd acc = vd{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) acc += widen(load(a + i)) * widen(load(b + i));
+  double s = hsum(acc);
+  for (; i < n; i++) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+inline double row_sq_dev(const float* x, double mean, int64_t n) {
+  vd acc = vd{};
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    vd d = widen(load(x + i)) - mean;
+    acc += d * d;
+  }
+  double s = hsum(acc);
+  for (; i < n; i++) {
+    const double d = x[i] - mean;
+    s += d * d;
+  }
+  return s;
+}
+
+inline void row_scale(float* x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+inline void row_sub_d(const float* x, double c, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(x[i] - c);
+}
+
+inline void row_norm_apply(const float* x, float mh, float ml, float r, const float* w, const float* b, float* out,
+                    int64_t n) {
+  if (w && b) {
+    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r * w[i] + b[i];
+  } else if (w) {
+    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r * w[i];
+  } else if (b) {
+    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r + b[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) out[i] = ((x[i] - mh) - ml) * r;
+  }
+}
+
+inline void row_gelu(const float* x, float* out, int64_t n, bool tanh_form) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, vgelu(load(x + i), tanh_form));
+  if (i < n) store_part(out + i, vgelu(load_part(x + i, n - i, 0.0f), tanh_form), n - i);
+}
+
+inline void row_gelu_backward(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(dx + i, load(dy + i) * vgelu_grad(load(x + i), tanh_form));
+  if (i < n) {
+    vf g = load_part(dy + i, n - i, 0.0f) * vgelu_grad(load_part(x + i, n - i, 0.0f), tanh_form);
+    store_part(dx + i, g, n - i);
+  }
+}
+
+inline RowOps make_row_ops() {
+  return RowOps{row_max,  row_exp_sum,    row_sum,  row_dot,           row_sq_dev,
+                row_scale, row_sub_d, row_norm_apply, row_gelu, row_gelu_backward};
+}
+
 }  // namespace
+}  // namespace rowimpl
 }  // namespace tessera

@@ -1,23 +1,42 @@
 // softmax, logSoftmax: x, out | dim;  softmaxBackward, logSoftmaxBackward: y, dy, dx | dim.
 // The tensor is [outer, len, inner] around dim. backend-js's arithmetic: the row max (NaN never wins
 // `v > m`) is subtracted first; a row of all -Inf gives NaN, a NaN or +Inf gives a NaN row. Sums
-// accumulate in float64. inner == 1 walks contiguous rows; otherwise `inner` columns are walked side by
-// side so every pass reads memory in order.
+// accumulate in float64. inner == 1 walks contiguous rows with the ISA's row primitives (row_math.h);
+// otherwise tiles of `inner` columns are walked side by side so every pass reads memory in order.
 //   softmaxBackward:    dx = y · (dy − Σ dy·y)
 //   logSoftmaxBackward: dx = dy − exp(y) · Σ dy
+// This file also holds row_ops(), the choice between the baseline, AVX2 and AVX-512 row primitives.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/row_math.h"
 #include "tessera.h"
 
 namespace tessera {
+
+const RowOps& row_ops() {
+  static const RowOps ops = [] {
+#if defined(__x86_64__)
+    if (std::strcmp(isa(), "avx512") == 0) return row_ops_avx512();
+    if (std::strcmp(isa(), "avx2") == 0) return row_ops_avx2();
+#endif
+    return rowimpl::make_row_ops();
+  }();
+  return ops;
+}
+
 namespace {
 
+using rowimpl::vd;
+using rowimpl::vf;
+using rowimpl::W;
+
 constexpr int64_t kGrain = 1 << 14;  // elements per task, at least
-constexpr int64_t kTile = 256;       // columns walked together when dim is not innermost
-constexpr int kLanes = 16;
+// Columns walked together when dim is not innermost: a tile's rows (len × 256 bytes) stay in L2
+// across the three passes.
+constexpr int64_t kTile = 64;
 
 struct Split {
   int64_t outer = 1, len = 1, inner = 1;
@@ -45,72 +64,41 @@ const View& float_view(const Call& call, size_t i, const char* what) {
   return v;
 }
 
-float row_max(const float* x, int64_t n) {
-  float lane[kLanes];
-  for (int j = 0; j < kLanes; j++) lane[j] = -__builtin_inff();
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-  float m = lane[0];
-  for (int j = 1; j < kLanes; j++) m = lane[j] > m ? lane[j] : m;
-  for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
+/** Applies f(j, n) to [0, w) in chunks of W columns (the last one shorter). */
+template <typename F>
+inline void chunks(int64_t w, F f) {
+  for (int64_t j = 0; j < w; j += W) f(j, std::min<int64_t>(W, w - j));
 }
 
-/** Σ exp(x − m), writing exp(x − m) to e when e is not null (e may alias x). */
-double row_exp_sum(const float* x, float m, float* e, int64_t n) {
-  double lane[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    float t[kLanes];
-    for (int j = 0; j < kLanes; j++) t[j] = rm_exp(x[i + j] - m);
-    if (e)
-      for (int j = 0; j < kLanes; j++) e[i + j] = t[j];
-    for (int j = 0; j < kLanes; j++) lane[j] += t[j];
-  }
-  double s = 0;
-  for (int j = 0; j < kLanes; j++) s += lane[j];
-  for (; i < n; i++) {
-    float t = rm_exp(x[i] - m);
-    if (e) e[i] = t;
-    s += t;
-  }
-  return s;
+inline vf load_n(const float* p, int64_t n, float fill) {
+  return n == W ? rowimpl::load(p) : rowimpl::load_part(p, n, fill);
 }
-
-/** Σ a·b (b null: Σ a) in float64. */
-double row_dot(const float* a, const float* b, int64_t n) {
-  double lane[kLanes] = {};
-  int64_t i = 0;
-  if (b) {
-    for (; i + kLanes <= n; i += kLanes)
-      for (int j = 0; j < kLanes; j++) lane[j] += static_cast<double>(a[i + j]) * b[i + j];
-  } else {
-    for (; i + kLanes <= n; i += kLanes)
-      for (int j = 0; j < kLanes; j++) lane[j] += a[i + j];
-  }
-  double s = 0;
-  for (int j = 0; j < kLanes; j++) s += lane[j];
-  for (; i < n; i++) s += b ? static_cast<double>(a[i]) * b[i] : a[i];
-  return s;
+inline void store_n(float* p, vf v, int64_t n) {
+  if (n == W) rowimpl::store(p, v);
+  else rowimpl::store_part(p, v, n);
 }
+inline vf narrow(vd v) { return __builtin_convertvector(v, vf); }
+inline vd load_d(const double* p) {
+  vd v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_d(double* p, vd v) { __builtin_memcpy(p, &v, sizeof v); }
 
-void softmax_row(const float* x, float* out, int64_t n, bool log) {
-  const float m = row_max(x, n);
+void softmax_row(const RowOps& ops, const float* x, float* out, int64_t n, bool log) {
+  const float m = ops.max(x, n);
   if (log) {
-    const double lse = static_cast<double>(m) + std::log(row_exp_sum(x, m, nullptr, n));
-    for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(x[i] - lse);
+    ops.sub_d(x, static_cast<double>(m) + std::log(ops.exp_sum(x, m, nullptr, n)), out, n);
   } else {
-    const float inv = static_cast<float>(1.0 / row_exp_sum(x, m, out, n));
-    for (int64_t i = 0; i < n; i++) out[i] *= inv;
+    ops.scale(out, static_cast<float>(1.0 / ops.exp_sum(x, m, out, n)), n);
   }
 }
 
-/** [len, inner] block of one outer index, columns [j0, j0 + w). */
+/** [len, inner] block of one outer index, columns [0, w) of a tile (w ≤ kTile). */
 void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_t w, bool log) {
-  float mx[kTile];
-  double sum[kTile];
-  for (int64_t j = 0; j < w; j++) {
+  alignas(64) float mx[kTile];
+  alignas(64) double sum[kTile];
+  for (int64_t j = 0; j < kTile; j++) {
     mx[j] = -__builtin_inff();
     sum[j] = 0;
   }
@@ -121,15 +109,11 @@ void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_
   for (int64_t k = 0; k < len; k++) {
     const float* p = x + k * inner;
     float* q = out + k * inner;
-    if (log) {
-      for (int64_t j = 0; j < w; j++) sum[j] += rm_exp(p[j] - mx[j]);
-    } else {
-      for (int64_t j = 0; j < w; j++) {
-        const float e = rm_exp(p[j] - mx[j]);
-        q[j] = e;
-        sum[j] += e;
-      }
-    }
+    chunks(w, [&](int64_t j, int64_t n) {
+      const vf e = rowimpl::vexp(load_n(p + j, n, 0.0f) - rowimpl::load(mx + j));
+      if (!log) store_n(q + j, e, n);
+      store_d(sum + j, load_d(sum + j) + rowimpl::widen(e));
+    });
   }
   if (log) {
     for (int64_t j = 0; j < w; j++) sum[j] = mx[j] + std::log(sum[j]);
@@ -148,19 +132,22 @@ void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_
   }
 }
 
-// The row sum stays float64 and each dx is rounded once, as backend-js does.
-void backward_row(const float* y, const float* dy, float* dx, int64_t n, bool log) {
+// The sums stay float64 and each dx is rounded once, as backend-js does.
+void backward_row(const RowOps& ops, const float* y, const float* dy, float* dx, int64_t n, bool log) {
   if (log) {
-    const double s = row_dot(dy, nullptr, n);
-    for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(dy[i] - static_cast<double>(rm_exp(y[i])) * s);
+    const double s = ops.sum(dy, n);
+    chunks(n, [&](int64_t i, int64_t c) {
+      const vd e = rowimpl::widen(rowimpl::vexp(load_n(y + i, c, 0.0f)));
+      store_n(dx + i, narrow(rowimpl::widen(load_n(dy + i, c, 0.0f)) - e * s), c);
+    });
   } else {
-    const double s = row_dot(dy, y, n);
+    const double s = ops.dot(dy, y, n);
     for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(y[i] * (dy[i] - s));
   }
 }
 
 void backward_cols(const float* y, const float* dy, float* dx, int64_t len, int64_t inner, int64_t w, bool log) {
-  double sum[kTile];
+  alignas(64) double sum[kTile];
   for (int64_t j = 0; j < w; j++) sum[j] = 0;
   for (int64_t k = 0; k < len; k++) {
     const float* a = dy + k * inner;
@@ -174,14 +161,18 @@ void backward_cols(const float* y, const float* dy, float* dx, int64_t len, int6
     const float* a = dy + k * inner;
     const float* b = y + k * inner;
     float* q = dx + k * inner;
-    if (log)
-      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(a[j] - static_cast<double>(rm_exp(b[j])) * sum[j]);
-    else
+    if (log) {
+      chunks(w, [&](int64_t j, int64_t n) {
+        const vd e = rowimpl::widen(rowimpl::vexp(load_n(b + j, n, 0.0f)));
+        store_n(q + j, narrow(rowimpl::widen(load_n(a + j, n, 0.0f)) - e * load_d(sum + j)), n);
+      });
+    } else {
       for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(b[j] * (a[j] - sum[j]));
+    }
   }
 }
 
-/** Runs row(o) for each outer index, or cols(o, j0, w) per column tile, on the pool. */
+/** Runs row(base) for each outer index, or cols(base, w) per column tile, on the pool. */
 template <typename RowFn, typename ColFn>
 void for_rows(const Split& s, RowFn row, ColFn cols) {
   if (s.inner == 1) {
@@ -209,8 +200,9 @@ void softmax_forward(const Call& call, bool log) {
   if (x.numel == 0) return;
   const float* xp = x.ptr<float>();
   float* op = out.ptr<float>();
+  const RowOps& ops = row_ops();
   for_rows(
-      s, [&](int64_t base) { softmax_row(xp + base, op + base, s.len, log); },
+      s, [&](int64_t base) { softmax_row(ops, xp + base, op + base, s.len, log); },
       [&](int64_t base, int64_t w) { softmax_cols(xp + base, op + base, s.len, s.inner, w, log); });
 }
 
@@ -225,8 +217,9 @@ void softmax_backward(const Call& call, bool log) {
   const float* yp = y.ptr<float>();
   const float* gp = dy.ptr<float>();
   float* op = dx.ptr<float>();
+  const RowOps& ops = row_ops();
   for_rows(
-      s, [&](int64_t base) { backward_row(yp + base, gp + base, op + base, s.len, log); },
+      s, [&](int64_t base) { backward_row(ops, yp + base, gp + base, op + base, s.len, log); },
       [&](int64_t base, int64_t w) { backward_cols(yp + base, gp + base, op + base, s.len, s.inner, w, log); });
 }
 
