@@ -1,4 +1,6 @@
-// Scaled dot-product attention, forward and backward, flash-attention style on the CPU.
+// Scaled dot-product attention, forward and backward, flash-attention style on the CPU. The tile
+// primitives (GEMM on tiles, exp, logits prep) have AVX-512 and AVX2 versions in
+// attention_avx512.cc / attention_avx2.cc, picked like the GEMM's path (isa()).
 //
 // Views (abi.ts): attention: q [B,Sq,D], k [B,Sk,D], v [B,Sk,Dv], mask? [B,Sq,Sk], out [B,Sq,Dv],
 // weights? [B,Sq,Sk] | scale, causal. attentionBackward: q, k, v, mask?, dout [B,Sq,Dv], dq, dk, dv,
@@ -36,6 +38,12 @@ void attn_gemm_tn_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_
                          int64_t ldb, float* C, int64_t ldc, bool acc);
 float attn_exp_sum_avx512(float* s, int64_t n, float shift);
 float attn_prep_row_avx512(float* s, int64_t tk, float scale, const float* mrow, int64_t limit);
+void attn_gemm_nn_avx2(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                       float* C, int64_t ldc, bool acc);
+void attn_gemm_tn_avx2(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                       float* C, int64_t ldc, bool acc);
+float attn_exp_sum_avx2(float* s, int64_t n, float shift);
+float attn_prep_row_avx2(float* s, int64_t tk, float scale, const float* mrow, int64_t limit);
 #endif
 
 namespace {
@@ -113,8 +121,13 @@ struct Ops {
 const Ops& ops() {
   static const Ops o = [] {
 #if defined(__x86_64__)
-    if (cpu_features().avx512f && std::string(isa()) == "avx512")
+    // Follows the GEMM's choice, so TESSERA_ISA caps these too.
+    const std::string path = isa();
+    const CpuFeatures& f = cpu_features();
+    if (path == "avx512" && f.avx512f)
       return Ops{attn_gemm_nn_avx512, attn_gemm_tn_avx512, attn_exp_sum_avx512, attn_prep_row_avx512};
+    if ((path == "avx512" || path == "avx2") && f.avx2 && f.fma)
+      return Ops{attn_gemm_nn_avx2, attn_gemm_tn_avx2, attn_exp_sum_avx2, attn_prep_row_avx2};
 #endif
     return Ops{gemm_nn_generic, gemm_tn_generic, exp_sum_generic, prep_row_generic};
   }();
