@@ -125,6 +125,42 @@ void im2col_rows(const float* xg, const ConvShape& s, int64_t oy0, int64_t rows,
   }
 }
 
+/**
+ * Output plane `q` of a conv with one input channel per group (depthwise, possibly with a channel
+ * multiplier): each window tap is a scaled, strided row added to the output row. Taps that fall in
+ * the padding add w * 0 like the im2col GEMM does, so a non-finite weight gives the same NaN.
+ */
+void depthwise_plane(const float* xplane, const float* wk, float* op, const ConvShape& s) {
+  const Geometry& a = s.a;
+  std::fill(op, op + s.Ho * s.Wo, 0.0f);
+  for (int64_t oy = 0; oy < s.Ho; oy++) {
+    float* __restrict orow = op + oy * s.Wo;
+    for (int64_t ky = 0; ky < s.kh; ky++) {
+      const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+      const bool row_ok = iy >= 0 && iy < s.H;
+      const float* __restrict row = xplane + (row_ok ? iy * s.W : 0);
+      for (int64_t kx = 0; kx < s.kw; kx++) {
+        const float wv = wk[ky * s.kw + kx];
+        const float pad = wv * 0.0f;
+        const int64_t off = kx * a.dw - a.pw;
+        int64_t ox0 = off >= 0 ? 0 : (-off + a.sw - 1) / a.sw;
+        int64_t ox1 = off >= s.W ? 0 : (s.W - 1 - off) / a.sw + 1;
+        ox0 = std::min(ox0, s.Wo);
+        ox1 = std::clamp(ox1, ox0, s.Wo);
+        if (!row_ok) ox0 = ox1 = s.Wo;
+        for (int64_t ox = 0; ox < ox0; ox++) orow[ox] += pad;
+        if (a.sw == 1) {
+          const float* __restrict src = row + (off + ox0);
+          for (int64_t ox = ox0; ox < ox1; ox++) orow[ox] += wv * src[ox - ox0];
+        } else {
+          for (int64_t ox = ox0; ox < ox1; ox++) orow[ox] += wv * row[off + ox * a.sw];
+        }
+        for (int64_t ox = ox1; ox < s.Wo; ox++) orow[ox] += pad;
+      }
+    }
+  }
+}
+
 TESSERA_KERNEL(conv2d) {
   call.expect(4, 7);
   const View& x = dense_f32(call, 0);
@@ -161,6 +197,18 @@ TESSERA_KERNEL(conv2d) {
   const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
   const int64_t band = std::clamp<int64_t>(kColLimit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
   const int64_t items = N * g;
+  if (Cg == 1 && !direct) {
+    // GEMMs with one row per group waste the packed kernel: convolve each output plane directly.
+    const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(P * kh * kw, 1));
+    parallel_for(N * O, grain, [&](int64_t b, int64_t e) {
+      for (int64_t q = b; q < e; q++) {
+        const int64_t n = q / O, o = q % O;
+        depthwise_plane(xp + (n * C + o / Og) * H * W, wp + o * Kc, y + q * P, s);
+      }
+    });
+    add_bias(y, bias, N, O, P);
+    return;
+  }
 
   // One (image, group) pair: out[n, group] [Og, P] = W_g [Og, Kc] · cols [Kc, P].
   auto run = [&](int64_t item, std::vector<float>& col, bool inner_parallel) {
