@@ -39,6 +39,7 @@ struct Instance {
   std::unordered_map<uint32_t, std::shared_ptr<Buffer>> buffers;
   uint32_t next_id = 1;
   int64_t bytes = 0;
+  int64_t v8_external = 0;  // V8's external-memory total after our last adjustment
 };
 
 Instance& instance(Napi::Env env) { return *env.GetInstanceData<Instance>(); }
@@ -85,7 +86,7 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   uint32_t id = inst.next_id++;
   if (inst.next_id == 0) inst.next_id = 1;
   inst.bytes += static_cast<int64_t>(buf->bytes);
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(buf->bytes));
+  inst.v8_external = Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(buf->bytes));
   inst.buffers.emplace(id, std::move(buf));
   return Napi::Number::New(env, id);
 }
@@ -99,7 +100,7 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   int64_t bytes = static_cast<int64_t>(it->second->bytes);
   inst.buffers.erase(it);  // an in-flight async read keeps its own reference
   inst.bytes -= bytes;
-  Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  inst.v8_external = Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
   return Napi::Boolean::New(env, true);
 }
 
@@ -293,6 +294,7 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(info.Env());
   o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(inst.buffers.size())));
   o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(inst.bytes)));
+  o.Set("v8External", Napi::Number::New(info.Env(), static_cast<double>(inst.v8_external)));
   return o;
 }
 

@@ -97,7 +97,8 @@ export interface Addon {
   read(id: number, offset: number, size: number): Promise<ArrayBuffer>;
   execute(op: number, views: Float64Array, attrs: Float64Array): void;
   synchronize(): Promise<void>;
-  memory(): { handles: number; bytes: number };
+  /** Live storages, their bytes, and V8's external-memory total after the addon's last adjustment. */
+  memory(): { handles: number; bytes: number; v8External: number };
   info(): AddonInfo;
   setNumThreads(n: number): number;
   fmaPeak(threads: number, seconds: number): number;

@@ -272,7 +272,8 @@ export class NativeBackend implements Backend {
     return this.wrap(id, await this.addon.read(idOf(id), offset, size));
   }
   memory(): { handles: number; bytes: number } {
-    return this.addon.memory();
+    const { handles, bytes } = this.addon.memory();
+    return { handles, bytes };
   }
   info(): BackendInfo {
     const i = this.addon.info();
