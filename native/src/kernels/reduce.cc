@@ -265,6 +265,60 @@ void reduce_typed(const View& xv, const View& ov, const std::vector<Block>& bloc
   else reduce_cols<R, T, A>(x, out, blocks);
 }
 
+/**
+ * First index of the max (min) of a contiguous row; a NaN wins and nothing replaces it. Vector lanes
+ * each keep their own first extreme; lanes then combine with ties going to the smaller index.
+ */
+template <typename T, bool is_max>
+int32_t arg_row(const T* p, int64_t n) {
+  using rowimpl::W;
+  typedef T vt __attribute__((vector_size(rowimpl::kVecBytes)));
+  int64_t i = 0;
+  T bv = p[0];
+  int32_t bi = 0;
+  if (n >= 2 * W) {
+    vt best;
+    __builtin_memcpy(&best, p, sizeof best);
+    vi32 cur, idx;
+    for (int j = 0; j < W; j++) cur[j] = j;
+    idx = cur;
+    for (i = W; i + W <= n; i += W) {
+      cur += W;
+      vt v;
+      __builtin_memcpy(&v, p + i, sizeof v);
+      vi32 u;
+      if constexpr (std::is_same_v<T, float>) u = (best == best) & ((is_max ? v > best : v < best) | (v != v));
+      else u = is_max ? v > best : v < best;
+      best = u ? v : best;
+      idx = u ? cur : idx;
+    }
+    bv = best[0];
+    bi = idx[0];
+    for (int j = 1; j < W; j++) {
+      const T v = best[j];
+      const int32_t k = idx[j];
+      const bool bnan = bv != bv, vnan = v != v;
+      if (bnan) {
+        if (vnan && k < bi) bi = k;
+      } else if (vnan || (is_max ? v > bv : v < bv) || (v == bv && k < bi)) {
+        bv = v;
+        bi = k;
+      }
+    }
+  } else {
+    i = 1;
+  }
+  for (; i < n; i++) {
+    const T v = p[i];
+    if (bv != bv) break;
+    if (is_max ? (v > bv || v != v) : (v < bv || v != v)) {
+      bv = v;
+      bi = static_cast<int32_t>(i);
+    }
+  }
+  return bi;
+}
+
 /** argmax/argmin over the middle dim of [outer, len, inner]; the first extreme wins, a NaN wins. */
 template <typename T, bool is_max>
 void arg_reduce(const T* x, int32_t* out, int64_t outer, int64_t len, int64_t inner) {
@@ -284,15 +338,19 @@ void arg_reduce(const T* x, int32_t* out, int64_t outer, int64_t len, int64_t in
     parallel_for(outer, std::max<int64_t>(1, kSerial / len), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; o++) {
         const T* p = x + o * len;
-        T best = p[0];
-        int32_t bi = 0;
-        for (int64_t k = 1; k < len; k++) {
-          if (better(p[k], best)) {
-            best = p[k];
-            bi = static_cast<int32_t>(k);
+        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, int32_t>) {
+          out[o] = arg_row<T, is_max>(p, len);
+        } else {
+          T best = p[0];
+          int32_t bi = 0;
+          for (int64_t k = 1; k < len; k++) {
+            if (better(p[k], best)) {
+              best = p[k];
+              bi = static_cast<int32_t>(k);
+            }
           }
+          out[o] = bi;
         }
-        out[o] = bi;
       }
     });
     return;

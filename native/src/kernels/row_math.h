@@ -29,6 +29,12 @@ struct RowOps {
                      int64_t n);
   void (*gelu)(const float* x, float* out, int64_t n, bool tanh_form);
   void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form);
+  /** softmax/logSoftmax of columns [0, w) of a [len, inner] block over its len rows. */
+  void (*softmax_cols)(const float* x, float* out, int64_t len, int64_t inner, int64_t w, bool log);
+  /** softmaxBackward (dx = y·(dy − Σ dy·y)) or logSoftmaxBackward (dx = dy − exp(y)·Σ dy) of a row. */
+  void (*softmax_backward_row)(const float* y, const float* dy, float* dx, int64_t n, bool log);
+  void (*softmax_backward_cols)(const float* y, const float* dy, float* dx, int64_t len, int64_t inner, int64_t w,
+                                bool log);
 };
 
 const RowOps& row_ops();
@@ -276,9 +282,116 @@ inline void row_gelu_backward(const float* x, const float* dy, float* dx, int64_
   }
 }
 
+/** Columns of x walked together by the softmax kernels when dim is not innermost (a multiple of W). */
+constexpr int64_t kSoftmaxTile = 64;
+
+/** Applies f(j, n) to [0, w) in chunks of W columns (the last one shorter). */
+template <typename F>
+inline void chunks(int64_t w, F f) {
+  for (int64_t j = 0; j < w; j += W) f(j, (w - j < W ? w - j : W));
+}
+
+inline vf load_n(const float* p, int64_t n, float fill) {
+  return n == W ? load(p) : load_part(p, n, fill);
+}
+inline void store_n(float* p, vf v, int64_t n) {
+  if (n == W) store(p, v);
+  else store_part(p, v, n);
+}
+inline vf narrow(vd v) { return __builtin_convertvector(v, vf); }
+inline vd load_d(const double* p) {
+  vd v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store_d(double* p, vd v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/**
+ * softmax over the middle dim of a [len, inner] block, columns [0, w) of a tile (w ≤ kSoftmaxTile):
+ * three passes over the tile's rows (max, exp and Σ, scale), which stay in L2 between passes.
+ */
+inline void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_t w, bool log) {
+  alignas(64) float mx[kSoftmaxTile];
+  alignas(64) double sum[kSoftmaxTile];
+  for (int64_t j = 0; j < kSoftmaxTile; j++) {
+    mx[j] = -__builtin_inff();
+    sum[j] = 0;
+  }
+  for (int64_t k = 0; k < len; k++) {
+    const float* p = x + k * inner;
+    for (int64_t j = 0; j < w; j++) mx[j] = p[j] > mx[j] ? p[j] : mx[j];
+  }
+  for (int64_t k = 0; k < len; k++) {
+    const float* p = x + k * inner;
+    float* q = out + k * inner;
+    chunks(w, [&](int64_t j, int64_t n) {
+      const vf e = vexp(load_n(p + j, n, 0.0f) - load(mx + j));
+      if (!log) store_n(q + j, e, n);
+      store_d(sum + j, load_d(sum + j) + widen(e));
+    });
+  }
+  if (log) {
+    for (int64_t j = 0; j < w; j++) sum[j] = mx[j] + __builtin_log(sum[j]);
+    for (int64_t k = 0; k < len; k++) {
+      const float* p = x + k * inner;
+      float* q = out + k * inner;
+      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(p[j] - sum[j]);
+    }
+  } else {
+    float inv[kSoftmaxTile];
+    for (int64_t j = 0; j < w; j++) inv[j] = static_cast<float>(1.0 / sum[j]);
+    for (int64_t k = 0; k < len; k++) {
+      float* q = out + k * inner;
+      for (int64_t j = 0; j < w; j++) q[j] *= inv[j];
+    }
+  }
+}
+
+// The sums stay float64 and each dx is rounded once, as backend-js does.
+inline void softmax_backward_row(const float* y, const float* dy, float* dx, int64_t n, bool log) {
+  if (log) {
+    const double s = row_sum(dy, n);
+    chunks(n, [&](int64_t i, int64_t c) {
+      const vd e = widen(vexp(load_n(y + i, c, 0.0f)));
+      store_n(dx + i, narrow(widen(load_n(dy + i, c, 0.0f)) - e * s), c);
+    });
+  } else {
+    const double s = row_dot(dy, y, n);
+    for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(y[i] * (dy[i] - s));
+  }
+}
+
+inline void softmax_backward_cols(const float* y, const float* dy, float* dx, int64_t len, int64_t inner, int64_t w, bool log) {
+  alignas(64) double sum[kSoftmaxTile];
+  for (int64_t j = 0; j < w; j++) sum[j] = 0;
+  for (int64_t k = 0; k < len; k++) {
+    const float* a = dy + k * inner;
+    const float* b = y + k * inner;
+    if (log)
+      for (int64_t j = 0; j < w; j++) sum[j] += a[j];
+    else
+      for (int64_t j = 0; j < w; j++) sum[j] += static_cast<double>(a[j]) * b[j];
+  }
+  for (int64_t k = 0; k < len; k++) {
+    const float* a = dy + k * inner;
+    const float* b = y + k * inner;
+    float* q = dx + k * inner;
+    if (log) {
+      chunks(w, [&](int64_t j, int64_t n) {
+        const vd e = widen(vexp(load_n(b + j, n, 0.0f)));
+        store_n(q + j, narrow(widen(load_n(a + j, n, 0.0f)) - e * load_d(sum + j)), n);
+      });
+    } else {
+      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(b[j] * (a[j] - sum[j]));
+    }
+  }
+}
+
 inline RowOps make_row_ops() {
-  return RowOps{row_max,  row_exp_sum,    row_sum,  row_dot,           row_sq_dev,
-                row_scale, row_sub_d, row_norm_apply, row_gelu, row_gelu_backward};
+  return RowOps{row_max,      row_exp_sum,      row_sum,          row_dot,
+                row_sq_dev,   row_scale,        row_sub_d,        row_norm_apply,
+                row_gelu,     row_gelu_backward, softmax_cols,    softmax_backward_row,
+                softmax_backward_cols};
 }
 
 }  // namespace

@@ -29,14 +29,8 @@ const RowOps& row_ops() {
 
 namespace {
 
-using rowimpl::vd;
-using rowimpl::vf;
-using rowimpl::W;
-
 constexpr int64_t kGrain = 1 << 14;  // elements per task, at least
-// Columns walked together when dim is not innermost: a tile's rows (len × 256 bytes) stay in L2
-// across the three passes.
-constexpr int64_t kTile = 64;
+constexpr int64_t kTile = rowimpl::kSoftmaxTile;
 
 struct Split {
   int64_t outer = 1, len = 1, inner = 1;
@@ -64,111 +58,12 @@ const View& float_view(const Call& call, size_t i, const char* what) {
   return v;
 }
 
-/** Applies f(j, n) to [0, w) in chunks of W columns (the last one shorter). */
-template <typename F>
-inline void chunks(int64_t w, F f) {
-  for (int64_t j = 0; j < w; j += W) f(j, std::min<int64_t>(W, w - j));
-}
-
-inline vf load_n(const float* p, int64_t n, float fill) {
-  return n == W ? rowimpl::load(p) : rowimpl::load_part(p, n, fill);
-}
-inline void store_n(float* p, vf v, int64_t n) {
-  if (n == W) rowimpl::store(p, v);
-  else rowimpl::store_part(p, v, n);
-}
-inline vf narrow(vd v) { return __builtin_convertvector(v, vf); }
-inline vd load_d(const double* p) {
-  vd v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store_d(double* p, vd v) { __builtin_memcpy(p, &v, sizeof v); }
-
 void softmax_row(const RowOps& ops, const float* x, float* out, int64_t n, bool log) {
   const float m = ops.max(x, n);
   if (log) {
     ops.sub_d(x, static_cast<double>(m) + std::log(ops.exp_sum(x, m, nullptr, n)), out, n);
   } else {
     ops.scale(out, static_cast<float>(1.0 / ops.exp_sum(x, m, out, n)), n);
-  }
-}
-
-/** [len, inner] block of one outer index, columns [0, w) of a tile (w ≤ kTile). */
-void softmax_cols(const float* x, float* out, int64_t len, int64_t inner, int64_t w, bool log) {
-  alignas(64) float mx[kTile];
-  alignas(64) double sum[kTile];
-  for (int64_t j = 0; j < kTile; j++) {
-    mx[j] = -__builtin_inff();
-    sum[j] = 0;
-  }
-  for (int64_t k = 0; k < len; k++) {
-    const float* p = x + k * inner;
-    for (int64_t j = 0; j < w; j++) mx[j] = p[j] > mx[j] ? p[j] : mx[j];
-  }
-  for (int64_t k = 0; k < len; k++) {
-    const float* p = x + k * inner;
-    float* q = out + k * inner;
-    chunks(w, [&](int64_t j, int64_t n) {
-      const vf e = rowimpl::vexp(load_n(p + j, n, 0.0f) - rowimpl::load(mx + j));
-      if (!log) store_n(q + j, e, n);
-      store_d(sum + j, load_d(sum + j) + rowimpl::widen(e));
-    });
-  }
-  if (log) {
-    for (int64_t j = 0; j < w; j++) sum[j] = mx[j] + std::log(sum[j]);
-    for (int64_t k = 0; k < len; k++) {
-      const float* p = x + k * inner;
-      float* q = out + k * inner;
-      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(p[j] - sum[j]);
-    }
-  } else {
-    float inv[kTile];
-    for (int64_t j = 0; j < w; j++) inv[j] = static_cast<float>(1.0 / sum[j]);
-    for (int64_t k = 0; k < len; k++) {
-      float* q = out + k * inner;
-      for (int64_t j = 0; j < w; j++) q[j] *= inv[j];
-    }
-  }
-}
-
-// The sums stay float64 and each dx is rounded once, as backend-js does.
-void backward_row(const RowOps& ops, const float* y, const float* dy, float* dx, int64_t n, bool log) {
-  if (log) {
-    const double s = ops.sum(dy, n);
-    chunks(n, [&](int64_t i, int64_t c) {
-      const vd e = rowimpl::widen(rowimpl::vexp(load_n(y + i, c, 0.0f)));
-      store_n(dx + i, narrow(rowimpl::widen(load_n(dy + i, c, 0.0f)) - e * s), c);
-    });
-  } else {
-    const double s = ops.dot(dy, y, n);
-    for (int64_t i = 0; i < n; i++) dx[i] = static_cast<float>(y[i] * (dy[i] - s));
-  }
-}
-
-void backward_cols(const float* y, const float* dy, float* dx, int64_t len, int64_t inner, int64_t w, bool log) {
-  alignas(64) double sum[kTile];
-  for (int64_t j = 0; j < w; j++) sum[j] = 0;
-  for (int64_t k = 0; k < len; k++) {
-    const float* a = dy + k * inner;
-    const float* b = y + k * inner;
-    if (log)
-      for (int64_t j = 0; j < w; j++) sum[j] += a[j];
-    else
-      for (int64_t j = 0; j < w; j++) sum[j] += static_cast<double>(a[j]) * b[j];
-  }
-  for (int64_t k = 0; k < len; k++) {
-    const float* a = dy + k * inner;
-    const float* b = y + k * inner;
-    float* q = dx + k * inner;
-    if (log) {
-      chunks(w, [&](int64_t j, int64_t n) {
-        const vd e = rowimpl::widen(rowimpl::vexp(load_n(b + j, n, 0.0f)));
-        store_n(q + j, narrow(rowimpl::widen(load_n(a + j, n, 0.0f)) - e * load_d(sum + j)), n);
-      });
-    } else {
-      for (int64_t j = 0; j < w; j++) q[j] = static_cast<float>(b[j] * (a[j] - sum[j]));
-    }
   }
 }
 
@@ -203,7 +98,7 @@ void softmax_forward(const Call& call, bool log) {
   const RowOps& ops = row_ops();
   for_rows(
       s, [&](int64_t base) { softmax_row(ops, xp + base, op + base, s.len, log); },
-      [&](int64_t base, int64_t w) { softmax_cols(xp + base, op + base, s.len, s.inner, w, log); });
+      [&](int64_t base, int64_t w) { ops.softmax_cols(xp + base, op + base, s.len, s.inner, w, log); });
 }
 
 void softmax_backward(const Call& call, bool log) {
@@ -219,8 +114,8 @@ void softmax_backward(const Call& call, bool log) {
   float* op = dx.ptr<float>();
   const RowOps& ops = row_ops();
   for_rows(
-      s, [&](int64_t base) { backward_row(ops, yp + base, gp + base, op + base, s.len, log); },
-      [&](int64_t base, int64_t w) { backward_cols(yp + base, gp + base, op + base, s.len, s.inner, w, log); });
+      s, [&](int64_t base) { ops.softmax_backward_row(yp + base, gp + base, op + base, s.len, log); },
+      [&](int64_t base, int64_t w) { ops.softmax_backward_cols(yp + base, gp + base, op + base, s.len, s.inner, w, log); });
 }
 
 }  // namespace
