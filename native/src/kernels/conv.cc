@@ -12,8 +12,12 @@
 namespace tessera {
 namespace {
 
-/** The column scratch holds at most this many floats (16 MiB) per worker; larger problems go in bands. */
+/**
+ * The column scratch holds at most this many floats: 16 MiB when one pair at a time uses the whole pool,
+ * 4 MiB per worker when each worker runs its own pairs. Larger problems go in bands of rows.
+ */
 constexpr int64_t kColLimit = int64_t{1} << 22;
+constexpr int64_t kColLimitPerWorker = int64_t{1} << 20;
 /** Attribute bound that keeps every index expression far from int64 overflow. */
 constexpr int64_t kAttrMax = int64_t{1} << 31;
 
@@ -195,8 +199,10 @@ TESSERA_KERNEL(conv2d) {
   const float* wp = w.ptr<float>();
   const ConvShape s{H, W, Cg, kh, kw, Ho, Wo, a};
   const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
-  const int64_t band = std::clamp<int64_t>(kColLimit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
   const int64_t items = N * g;
+  const bool per_worker = items >= num_threads() && items > 1;
+  const int64_t limit = per_worker ? kColLimitPerWorker : kColLimit;
+  const int64_t band = std::clamp<int64_t>(limit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
   if (Cg == 1 && !direct) {
     // GEMMs with one row per group waste the packed kernel: convolve each output plane directly.
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(P * kh * kw, 1));
@@ -233,7 +239,7 @@ TESSERA_KERNEL(conv2d) {
     }
   };
   const size_t col_size = direct ? 0 : static_cast<size_t>(Kc * band * Wo);
-  if (items >= num_threads() && items > 1) {
+  if (per_worker) {
     parallel_for(items, 1, [&](int64_t b, int64_t e) {
       std::vector<float> col(col_size);
       for (int64_t i = b; i < e; i++) run(i, col, false);
@@ -318,8 +324,10 @@ TESSERA_KERNEL(convTranspose2d) {
   }
   const float* xp = x.ptr<float>();
   const float* wp = w.ptr<float>();
-  const int64_t band = std::clamp<int64_t>(kColLimit / std::max<int64_t>(R * W, 1), 1, H);
   const int64_t items = N * g;
+  const bool per_worker = items >= num_threads() && items > 1;
+  const int64_t limit = per_worker ? kColLimitPerWorker : kColLimit;
+  const int64_t band = std::clamp<int64_t>(limit / std::max<int64_t>(R * W, 1), 1, H);
 
   // One (image, group) pair: col [R, L] = W_g^T · x_g rows, W_g stored [Cg, R]; then col2im.
   auto run = [&](int64_t item, std::vector<float>& col, bool inner_parallel) {
@@ -342,7 +350,7 @@ TESSERA_KERNEL(convTranspose2d) {
     }
   };
   const size_t col_size = static_cast<size_t>(R * band * W);
-  if (items >= num_threads() && items > 1) {
+  if (per_worker) {
     parallel_for(items, 1, [&](int64_t b, int64_t e) {
       std::vector<float> col(col_size);
       for (int64_t i = b; i < e; i++) run(i, col, false);
