@@ -35,6 +35,10 @@ void micro(int64_t kc, const float* __restrict a, const float* __restrict b, flo
     c0[r] = _mm256_setzero_ps();
     c1[r] = _mm256_setzero_ps();
   }
+  // alpha and beta wait in memory during the k loop: its 12 accumulators, two B vectors and the
+  // broadcast need 15 of the 16 ymm registers, and a live alpha would force a spill.
+  float scal[2] = {alpha, beta};
+  __asm__ __volatile__("" : : "r"(scal) : "memory");
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_load_ps(b);
     const __m256 b1 = _mm256_load_ps(b + 8);
@@ -47,6 +51,9 @@ void micro(int64_t kc, const float* __restrict a, const float* __restrict b, flo
     a += kMR;
     b += kNR;
   }
+  __asm__ __volatile__("" : : "r"(scal) : "memory");
+  alpha = scal[0];
+  beta = scal[1];
   const __m256 va = _mm256_set1_ps(alpha);
   if (nr == kNR) {
     if (beta == 0) {
