@@ -47,7 +47,9 @@ if (!existsSync(join(sourceDir, "CMakeLists.txt"))) unavailable(`no native sourc
 
 const cmake = spawnSync("cmake", ["--version"], { encoding: "utf8" });
 if (cmake.error || cmake.status !== 0) {
-  unavailable("CMake was not found on PATH (install cmake 3.18 or newer and a C++20 compiler, then run `pnpm install` again)");
+  unavailable(
+    "CMake was not found on PATH (install cmake 3.18 or newer and a C++20 compiler, then run `pnpm install` again)",
+  );
 }
 
 const require = createRequire(import.meta.url);
@@ -78,7 +80,11 @@ const started = Date.now();
 const res = spawnSync(process.execPath, args, { encoding: "utf8", cwd: pkgDir, maxBuffer: 64 * 1024 * 1024 });
 const log = `${res.stdout ?? ""}${res.stderr ?? ""}`;
 if (res.status !== 0) {
-  const tail = log.split("\n").filter((l) => /error|Error|ERR!/.test(l)).slice(0, 12).join("\n");
+  const tail = log
+    .split("\n")
+    .filter((l) => /error|Error|ERR!/.test(l))
+    .slice(0, 12)
+    .join("\n");
   console.error(log.split("\n").slice(-40).join("\n"));
   unavailable(`the build failed (cmake-js exit ${res.status}): ${tail || "see the build log above"}`);
 }

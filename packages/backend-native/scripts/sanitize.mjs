@@ -18,7 +18,10 @@ const binary = join(buildDir, "Release", "tessera_native.node");
 const build = spawnSync(
   process.execPath,
   [join(pkgDir, "scripts", "build-addon.mjs"), "--incremental", "--CDTESSERA_SANITIZE=ON"],
-  { stdio: "inherit", env: { ...process.env, TESSERA_NATIVE_BUILD_DIR: buildDir, TESSERA_REQUIRE_NATIVE: "1" } },
+  {
+    stdio: "inherit",
+    env: { ...process.env, TESSERA_NATIVE_BUILD_DIR: buildDir, TESSERA_REQUIRE_NATIVE: "1" },
+  },
 );
 if (build.status !== 0 || !existsSync(binary)) {
   console.error("sanitize: the instrumented build failed");
@@ -35,7 +38,12 @@ if (!asan || !existsSync(asan)) {
 const args = process.argv.slice(2);
 const tests = args.length
   ? args
-  : ["test/binding.test.ts", "test/conformance.test.ts", "test/grad-conformance.test.ts", "test/backend.test.ts"];
+  : [
+      "test/binding.test.ts",
+      "test/conformance.test.ts",
+      "test/grad-conformance.test.ts",
+      "test/backend.test.ts",
+    ];
 const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
 const run = spawnSync(process.execPath, [vitest, "run", ...tests], {
   cwd: pkgDir,

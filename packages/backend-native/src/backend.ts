@@ -8,6 +8,7 @@
  */
 import {
   type AdamAttrs,
+  ALL_FUSED_KERNELS,
   type AttentionAttrs,
   type Backend,
   type BackendInfo,
@@ -19,16 +20,15 @@ import {
   contiguousStrides,
   type DataId,
   type DType,
-  FUSED_KERNELS,
   type FusedKernelName,
   type FusedKernels,
   type InterpolateAttrs,
   isHalf,
   numel,
   type PoolAttrs,
-  REDUCE_OPS,
   type RandomDistribution,
   type RandomState,
+  REDUCE_OPS,
   type ReduceOp,
   type StorageArray,
   storageArray,
@@ -116,7 +116,7 @@ export class NativeBackend implements Backend {
     for (const k of wanted) {
       if (!(k in all)) {
         throw new RangeError(
-          `NativeBackend: unknown fused kernel '${k as string}' (known: ${FUSED_KERNELS.join(", ")})`,
+          `NativeBackend: unknown fused kernel '${k as string}' (known: ${ALL_FUSED_KERNELS.join(", ")})`,
         );
       }
       if (!this.codes.has(k)) {
@@ -156,7 +156,9 @@ export class NativeBackend implements Backend {
           this.exec("layerNorm", [cx!, cw!, cb!, co!], [size, eps]),
         ),
       gelu: (x, approximate, out) =>
-        this.withF32([x], [out], ([cx], [co]) => this.exec("gelu", [cx!, co!], [approximate === "tanh" ? 1 : 0])),
+        this.withF32([x], [out], ([cx], [co]) =>
+          this.exec("gelu", [cx!, co!], [approximate === "tanh" ? 1 : 0]),
+        ),
       attention: (q, k, v, mask, attrs: AttentionAttrs, out, weights) =>
         this.withF32([q, k, v, mask], [out, weights], ([cq, ck, cv, cm], [co, cw]) =>
           this.exec("attention", [cq!, ck!, cv!, cm!, co!, cw!], [attrs.scale, attrs.causal ? 1 : 0]),
@@ -215,7 +217,9 @@ export class NativeBackend implements Backend {
       softmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
         this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec("softmaxBackward", [cy!, cd!, co!], [dim])),
       logSoftmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
-        this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec("logSoftmaxBackward", [cy!, cd!, co!], [dim])),
+        this.withF32([y, dy], [dx], ([cy, cd], [co]) =>
+          this.exec("logSoftmaxBackward", [cy!, cd!, co!], [dim]),
+        ),
       layerNormBackward: (
         x: View,
         weight: View | null,
@@ -309,7 +313,11 @@ export class NativeBackend implements Backend {
   }
 
   private exec(kernel: string, views: readonly (View | null)[], attrs: readonly number[]): void {
-    this.addon.execute(this.code(kernel), viewTable(views), attrs.length ? Float64Array.from(attrs) : NO_ATTRS);
+    this.addon.execute(
+      this.code(kernel),
+      viewTable(views),
+      attrs.length ? Float64Array.from(attrs) : NO_ATTRS,
+    );
   }
 
   /**
@@ -362,7 +370,14 @@ export class NativeBackend implements Backend {
       this.exec(
         kernel,
         [cx!, co!],
-        [...a.kernel, ...a.stride, ...a.padding, ...a.dilation, a.ceilMode ? 1 : 0, a.countIncludePad ? 1 : 0],
+        [
+          ...a.kernel,
+          ...a.stride,
+          ...a.padding,
+          ...a.dilation,
+          a.ceilMode ? 1 : 0,
+          a.countIncludePad ? 1 : 0,
+        ],
       ),
     );
   }
@@ -423,7 +438,9 @@ export class NativeBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
-    this.withF32([x], [out], ([cx], [co]) => this.exec("reduce", [cx!, co!], [REDUCE_CODES.get(op)!, ...axes]));
+    this.withF32([x], [out], ([cx], [co]) =>
+      this.exec("reduce", [cx!, co!], [REDUCE_CODES.get(op)!, ...axes]),
+    );
   }
 
   matmul(a: View, b: View, transA: boolean, transB: boolean, out: View): void {

@@ -82,7 +82,9 @@ export function loadAddon(): { addon?: Addon; status: NativeStatus } {
     }
     loaded = { addon, status: { available: true, binary, info } };
   } catch (e) {
-    loaded = { status: { available: false, binary, reason: `loading ${binary} failed: ${(e as Error).message}` } };
+    loaded = {
+      status: { available: false, binary, reason: `loading ${binary} failed: ${(e as Error).message}` },
+    };
   }
   return loaded;
 }

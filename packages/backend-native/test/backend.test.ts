@@ -68,7 +68,11 @@ describe.runIf(nativeAvailable)("NativeBackend through core", () => {
   });
 
   it("shadow(native, js) runs a small model on both and finds no divergence", () => {
-    registerBackend("shadow-native", () => shadow(new NativeBackend(), findBackend("js"), { rtol: 1e-4, atol: 1e-5 }), 0);
+    registerBackend(
+      "shadow-native",
+      () => shadow(new NativeBackend(), findBackend("js"), { rtol: 1e-4, atol: 1e-5 }),
+      0,
+    );
     withBackend("shadow-native", () => {
       tidy(() => {
         const x = randn([4, 8, 16]);

@@ -66,9 +66,9 @@ describe.runIf(nativeAvailable)("native binding: malformed calls throw, never cr
       const v = views(row(id, F32, [4], [1]));
       expect(() => addon.execute(-1, v, none)).toThrow(/op code/);
       expect(() => addon.execute(addon.info().ops.length, v, none)).toThrow(/op code/);
-      expect(() => addon.execute(op("fill"), [1, id, 0, 1, 0, 4, 1] as unknown as Float64Array, none)).toThrow(
-        /Float64Array/,
-      );
+      expect(() =>
+        addon.execute(op("fill"), [1, id, 0, 1, 0, 4, 1] as unknown as Float64Array, none),
+      ).toThrow(/Float64Array/);
       expect(() => addon.execute(op("fill"), v, new Float32Array(1) as unknown as Float64Array)).toThrow(
         /Float64Array/,
       );
@@ -87,7 +87,9 @@ describe.runIf(nativeAvailable)("native binding: malformed calls throw, never cr
       expect(() => addon.execute(fill, views(row(id, F32, [5], [1])), one)).toThrow(/outside its storage/);
       expect(() => addon.execute(fill, views(row(id, F32, [2], [1], 3)), one)).toThrow(/outside its storage/);
       expect(() => addon.execute(fill, views(row(id, F32, [4], [-1])), one)).toThrow(/outside its storage/);
-      expect(() => addon.execute(fill, views(row(id, F32, [2, 2], [3, 1])), one)).toThrow(/outside its storage/);
+      expect(() => addon.execute(fill, views(row(id, F32, [2, 2], [3, 1])), one)).toThrow(
+        /outside its storage/,
+      );
       expect(() => addon.execute(fill, views(row(id, DTYPE_CODES.int32, [4], [1])), one)).toThrow(
         /storage is float32/,
       );
@@ -135,7 +137,11 @@ describe.runIf(nativeAvailable)("native binding: malformed calls throw, never cr
       ).toThrow(/index/);
       // softmax over a dimension the tensor does not have.
       expect(() =>
-        addon.execute(op("softmax"), views(row(a, F32, [2, 3], [3, 1]), row(b, F32, [2, 3], [3, 1])), Float64Array.of(5)),
+        addon.execute(
+          op("softmax"),
+          views(row(a, F32, [2, 3], [3, 1]), row(b, F32, [2, 3], [3, 1])),
+          Float64Array.of(5),
+        ),
       ).toThrow(/softmax/);
       // unary op index out of range.
       expect(() =>

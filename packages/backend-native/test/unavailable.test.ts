@@ -28,7 +28,9 @@ describe("native backend unavailable", () => {
     expect(status.available).toBe(false);
     expect(status.reason).toMatch(/TESSERA_NATIVE_BINARY=.*does not exist/);
     expect(core.listBackends()).not.toContain("native");
-    expect(() => new native.NativeBackend()).toThrow(/backend 'native' is unavailable: TESSERA_NATIVE_BINARY/);
+    expect(() => new native.NativeBackend()).toThrow(
+      /backend 'native' is unavailable: TESSERA_NATIVE_BINARY/,
+    );
     expect(() => core.findBackend("native")).toThrow(/not registered/);
     const y = core.tensor([1, 2, 3]).mul(2);
     expect(core.getBackend().name).toBe("js");
