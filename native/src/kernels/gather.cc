@@ -1,6 +1,7 @@
 // gather and scatterAdd along one dim (torch.gather / scatter_add_), as backend-js's kernels/gather.ts:
 // out[i] = x[i with coordinate dim replaced by index[i]]; dst[.. index[i] ..] += src[i].
 // Every index is validated before anything is written, so a bad index throws and leaves dst untouched.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -83,44 +84,59 @@ void gather_typed(const Geometry& g, const T* x, const int32_t* idx, T* out) {
 
 /**
  * Each (outer, inner) position of index owns the dst elements it can reach (they differ outside
- * dim), and walks dim in ascending order, so every dst element receives its additions in
- * backend-js's order whatever the thread split.
+ * dim) and walks dim in ascending order, so every dst element receives its additions in
+ * backend-js's order whatever the thread split. Inner positions go in blocks of kQB so that the
+ * index and src rows are read along their contiguous inner dims.
  */
 template <typename T, typename Add>
 void scatter_typed(const Geometry& g, T* dst, const int32_t* idx, const View& src, Add add) {
+  constexpr int64_t kQB = 64;
   const int r = g.rank;
   const int dim = g.dim;
   const int64_t L = r ? g.ishape[dim] : 1;
   if (L == 0 || g.n == 0) return;
   int64_t Q = 1;
   for (int d = dim + 1; d < r; d++) Q *= g.ishape[d];
-  const int64_t P = g.n / L;
+  const int64_t O = g.n / (L * Q);
+  const int64_t qblocks = (Q + kQB - 1) / kQB;
   const int64_t dstride = r ? g.xstride[dim] : 1;
   const int64_t sstride = r ? src.strides[dim] : 0;
   const T* s = src.ptr<T>();
-  parallel_for(P, L >= 64 ? 64 : 4096 / L + 1, [&](int64_t b, int64_t e) {
-    for (int64_t p = b; p < e; p++) {
-      const int64_t o = p / Q, q = p % Q;
-      // Offsets of (o, ·, q) in dst, src and index.
-      int64_t dbase = 0, sbase = 0;
-      int64_t rem = q;
-      for (int d = r - 1; d > dim; d--) {
-        const int64_t c = rem % g.ishape[d];
-        rem /= g.ishape[d];
-        dbase += c * g.xstride[d];
-        sbase += c * src.strides[d];
-      }
-      rem = o;
+  const int64_t grain = std::max<int64_t>(1, 16384 / (L * std::min(Q, kQB)));
+  parallel_for(O * qblocks, grain, [&](int64_t b, int64_t e) {
+    int64_t doff[kQB];
+    int64_t soff[kQB];
+    for (int64_t u = b; u < e; u++) {
+      const int64_t o = u / qblocks;
+      const int64_t q0 = (u % qblocks) * kQB;
+      const int64_t q1 = std::min(Q, q0 + kQB);
+      int64_t dbase = 0, sbase = 0, rem = o;
       for (int d = dim - 1; d >= 0; d--) {
         const int64_t c = rem % g.ishape[d];
         rem /= g.ishape[d];
         dbase += c * g.xstride[d];
         sbase += c * src.strides[d];
       }
-      const int64_t ibase = o * L * Q + q;
+      for (int64_t q = q0; q < q1; q++) {
+        int64_t dq = dbase, sq = sbase;
+        rem = q;
+        for (int d = r - 1; d > dim; d--) {
+          const int64_t c = rem % g.ishape[d];
+          rem /= g.ishape[d];
+          dq += c * g.xstride[d];
+          sq += c * src.strides[d];
+        }
+        doff[q - q0] = dq;
+        soff[q - q0] = sq;
+      }
+      const int64_t m = q1 - q0;
       for (int64_t j = 0; j < L; j++) {
-        T& t = dst[dbase + idx[ibase + j * Q] * dstride];
-        t = add(t, s[sbase + j * sstride]);
+        const int32_t* ir = idx + (o * L + j) * Q + q0;
+        const int64_t sj = j * sstride;
+        for (int64_t k = 0; k < m; k++) {
+          T& t = dst[doff[k] + ir[k] * dstride];
+          t = add(t, s[soff[k] + sj]);
+        }
       }
     }
   });

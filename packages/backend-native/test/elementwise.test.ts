@@ -379,10 +379,22 @@ describe.skipIf(!nativeAvailable)("native elementwise primitives vs backend-js",
     const r = rng(8);
     for (const dtype of DTYPES)
       for (let t = 0; t < 25; t++) {
-        const xs = t === 0 ? [40, 600] : randShape(r, 4, 4).map((d) => Math.max(d, 1));
+        // Fixed large cases first: many additions per dst element (their order shows in float32 bits).
+        const fixed: [number[], number, number[]][] = [
+          [[5, 300], 0, [200, 300]],
+          [[6, 7, 130], 1, [6, 90, 129]],
+          [[40, 600], 1, [40, 900]],
+        ];
+        const [xs, dim, is] =
+          t < fixed.length
+            ? fixed[t]!
+            : (() => {
+                const xs = randShape(r, 4, 4).map((d) => Math.max(d, 1));
+                const dim = xs.length === 0 ? 0 : Math.floor(r() * xs.length);
+                const is = xs.map((d, i) => (i === dim ? 1 + Math.floor(r() * 5) : 1 + Math.floor(r() * d)));
+                return [xs, dim, is] as [number[], number, number[]];
+              })();
         const rank = xs.length;
-        const dim = rank === 0 ? 0 : Math.floor(r() * rank);
-        const is = xs.map((d, i) => (i === dim ? 1 + Math.floor(r() * 5) : 1 + Math.floor(r() * d)));
         const x = contiguousView(p, dtype, xs, r);
         const idx = contiguousView(p, "int32", is, r);
         const size = rank === 0 ? 1 : xs[dim]!;
@@ -396,6 +408,13 @@ describe.skipIf(!nativeAvailable)("native elementwise primitives vs backend-js",
         expectSame(p, out, `gather[${dtype}] ${JSON.stringify(xs)} dim ${dim}`);
         if (dtype === "bool") continue;
         const src = contiguousView(p, dtype, is, r);
+        if (t < fixed.length && (dtype === "float32" || dtype === "float64")) {
+          // Finite values only, so the sums do not all end NaN/Inf and the summation order shows.
+          const v = storageArray(dtype, src.size);
+          for (let i = 0; i < src.size; i++) v[i] = Math.fround((r() * 2 - 1) * 10 ** (r() * 4 - 2));
+          p.js.write(src.js.id, v, 0);
+          p.nat.write(src.nat.id, v, 0);
+        }
         p.js.scatterAdd(x.js, idx.js, src.js, dim);
         p.nat.scatterAdd(x.nat, idx.nat, src.nat, dim);
         expectSame(p, x, `scatterAdd[${dtype}] ${JSON.stringify(xs)} dim ${dim}`);
