@@ -31,12 +31,12 @@ void micro(int64_t kc, const float* __restrict a, const float* __restrict b, flo
   for (int r = 0; r < R; r++) {
     c0[r] = _mm512_setzero_ps();
     c1[r] = _mm512_setzero_ps();
-    // This tile's rows into L1, and the next tile's (the R rows below, where the driver goes next)
-    // into L2. Prefetches never fault, so rows past the end of C are harmless.
+    // This tile's rows into L1, and the next tile's (the 32 columns to the right, where the driver
+    // goes next) into L2. Prefetches never fault, so addresses past the end of C are harmless.
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + (r + R) * ldc), _MM_HINT_T1);
-    _mm_prefetch(reinterpret_cast<const char*>(c + (r + R) * ldc + 16), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 32), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 48), _MM_HINT_T1);
   }
   for (int64_t k = 0; k < kc; k++) {
     const __m512 b0 = _mm512_load_ps(b);
