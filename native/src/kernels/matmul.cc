@@ -75,28 +75,25 @@ void matmul_i32(const MatmulPlan& p, const int32_t* A, const int32_t* B, int32_t
   const int64_t M = p.M, N = p.N, K = p.K;
   const int64_t rsA = ta ? 1 : K, ksA = ta ? M : 1;
   const int64_t ksB = tb ? 1 : N, csB = tb ? K : 1;
-  const int64_t macs = M * N * (K > 0 ? K : 1);
-  const int64_t grain = macs >= (1 << 16) ? 1 : (1 << 16) / macs;
-  parallel_for(p.batch, grain, [&](int64_t b0, int64_t b1) {
-    std::vector<int64_t> acc(static_cast<size_t>(N));
-    for (int64_t bi = b0; bi < b1; bi++) {
+  // Threads split the output rows of all matrices (batch × M).
+  const int64_t row_macs = N * (K > 0 ? K : 1);
+  const int64_t grain = row_macs >= (1 << 16) ? 1 : (1 << 16) / row_macs;
+  parallel_for(p.batch * M, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<uint64_t> acc(static_cast<size_t>(N));
+    for (int64_t r = r0; r < r1; r++) {
+      const int64_t bi = r / M, i = r % M;
       const int32_t* a = A + p.a_off[static_cast<size_t>(bi)];
       const int32_t* b = B + p.b_off[static_cast<size_t>(bi)];
-      int32_t* c = C + bi * M * N;
-      for (int64_t i = 0; i < M; i++) {
-        for (auto& x : acc) x = 0;
-        for (int64_t k = 0; k < K; k++) {
-          // Unsigned arithmetic wraps instead of overflowing (the low 32 bits are what is stored).
-          const uint64_t av = static_cast<uint64_t>(static_cast<int64_t>(a[i * rsA + k * ksA]));
-          const int32_t* brow = b + k * ksB;
-          for (int64_t j = 0; j < N; j++)
-            acc[static_cast<size_t>(j)] = static_cast<int64_t>(
-                static_cast<uint64_t>(acc[static_cast<size_t>(j)]) +
-                av * static_cast<uint64_t>(static_cast<int64_t>(brow[j * csB])));
-        }
+      int32_t* c = C + r * N;
+      for (auto& x : acc) x = 0;
+      for (int64_t k = 0; k < K; k++) {
+        // Unsigned arithmetic wraps instead of overflowing; the low 32 bits are what is stored.
+        const uint64_t av = static_cast<uint64_t>(static_cast<int64_t>(a[i * rsA + k * ksA]));
+        const int32_t* brow = b + k * ksB;
         for (int64_t j = 0; j < N; j++)
-          c[i * N + j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(acc[static_cast<size_t>(j)])));
+          acc[static_cast<size_t>(j)] += av * static_cast<uint64_t>(static_cast<int64_t>(brow[j * csB]));
       }
+      for (int64_t j = 0; j < N; j++) c[j] = static_cast<int32_t>(static_cast<uint32_t>(acc[static_cast<size_t>(j)]));
     }
   });
 }
