@@ -59,14 +59,10 @@ struct Reducer {
     A r;
     if constexpr (std::is_same_v<T, float> && op == Op::Sum) {
       return row_ops().sum(p, n);  // float64 lanes, AVX-512 where the CPU has it
-    } else if constexpr (std::is_same_v<T, float> && (op == Op::Max || op == Op::Min)) {
-      rowimpl::vf acc = rowimpl::splat(init());
-      for (; i + W <= n; i += W) {
-        const rowimpl::vf v = rowimpl::load(p + i);
-        acc = ((op == Op::Max ? v > acc : v < acc) | (v != v)) ? v : acc;
-      }
-      r = acc[0];
-      for (int j = 1; j < W; j++) r = combine(r, acc[j]);
+    } else if constexpr (std::is_same_v<T, float> && op == Op::Max) {
+      return row_ops().max_nan(p, n);
+    } else if constexpr (std::is_same_v<T, float> && op == Op::Min) {
+      return row_ops().min_nan(p, n);
     } else if constexpr (std::is_same_v<T, int32_t> && std::is_same_v<A, uint32_t>) {
       vu32 acc = vu32{} + init();
       for (; i + W <= n; i += W) {

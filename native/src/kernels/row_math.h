@@ -14,6 +14,9 @@ namespace tessera {
 struct RowOps {
   /** max with `>` (a NaN never wins), -Inf for n = 0. */
   float (*max)(const float* x, int64_t n);
+  /** max (min) that propagates NaN, as reductions do; ∓Inf for n = 0. */
+  float (*max_nan)(const float* x, int64_t n);
+  float (*min_nan)(const float* x, int64_t n);
   /** Σ exp(x − m), writing exp(x − m) to e unless e is null (e may alias x). */
   double (*exp_sum)(const float* x, float m, float* e, int64_t n);
   double (*sum)(const float* x, int64_t n);
@@ -195,6 +198,34 @@ inline float row_max(const float* x, int64_t n) {
   for (int j = 1; j < W; j++) m = acc[j] > m ? acc[j] : m;
   return m;
 }
+
+template <bool is_max>
+inline float row_extreme_nan(const float* x, int64_t n) {
+  const float init = is_max ? -__builtin_inff() : __builtin_inff();
+  vf acc = splat(init);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const vf v = load(x + i);
+    acc = ((is_max ? v > acc : v < acc) | (v != v)) ? v : acc;
+  }
+  if (i < n) {
+    const vf v = load_part(x + i, n - i, init);
+    acc = ((is_max ? v > acc : v < acc) | (v != v)) ? v : acc;
+  }
+  float m = acc[0];
+  for (int j = 1; j < W; j++) {
+    const float v = acc[j];
+    if ((is_max ? v > m : v < m) || v != v) m = v;
+  }
+  // A sequential scan keeps the first of equal values; only ±0 tell equal values apart, so a zero
+  // result is the row's first zero (lanes may have met a later one first).
+  if (m == 0.0f)
+    for (int64_t k = 0; k < n; k++)
+      if (x[k] == 0.0f) return x[k];
+  return m;
+}
+inline float row_max_nan(const float* x, int64_t n) { return row_extreme_nan<true>(x, n); }
+inline float row_min_nan(const float* x, int64_t n) { return row_extreme_nan<false>(x, n); }
 
 inline double row_exp_sum(const float* x, float m, float* e, int64_t n) {
   vd acc = vd{};
@@ -388,7 +419,7 @@ inline void softmax_backward_cols(const float* y, const float* dy, float* dx, in
 }
 
 inline RowOps make_row_ops() {
-  return RowOps{row_max,      row_exp_sum,      row_sum,          row_dot,
+  return RowOps{row_max,      row_max_nan,      row_min_nan,      row_exp_sum,      row_sum,          row_dot,
                 row_sq_dev,   row_scale,        row_sub_d,        row_norm_apply,
                 row_gelu,     row_gelu_backward, softmax_cols,    softmax_backward_row,
                 softmax_backward_cols};

@@ -171,6 +171,45 @@ describe.skipIf(!nativeAvailable)("native row kernels", () => {
       }
     });
 
+    it("max/min keep the first of ±0 and argmax/argmin the first NaN, whichever vector lane meets it", () => {
+      // Rows long enough for several vector iterations; the first zero / NaN sits in a later lane than
+      // a second one (47 is in lane 3, 7 or 15 and 49 in lane 1 for 4, 8 or 16 lanes).
+      const len = 100;
+      const rows: number[][] = [];
+      for (const [first, second] of [
+        [-0, 0],
+        [0, -0],
+      ]) {
+        const row = new Array<number>(len).fill(-1);
+        row[47] = first!;
+        row[49] = second!;
+        rows.push(row);
+        rows.push(row.map((v) => (v === -1 ? 1 : v)));
+      }
+      const nanRow = Array.from({ length: len }, (_, i) => i % 7);
+      nanRow[47] = Number.NaN;
+      nanRow[49] = Number.NaN;
+      rows.push(nanRow);
+      const flat = rows.flat();
+      const shape = [rows.length, len];
+      for (const op of ["max", "min", "argmax", "argmin"] as const) {
+        const dtype = op.startsWith("arg") ? "int32" : "float32";
+        const on = empty(nb, dtype, [rows.length, 1]);
+        const oj = empty(js, dtype, [rows.length, 1]);
+        nb.reduce(op, put(nb, "float32", shape, flat), [1], on);
+        js.reduce(op, put(js, "float32", shape, flat), [1], oj);
+        const a = get(nb, on);
+        const e = get(js, oj);
+        for (let i = 0; i < e.length; i++) {
+          const same = Object.is(a[i], e[i]) || (Number.isNaN(a[i]!) && Number.isNaN(e[i]!));
+          if (!same)
+            expect.fail(
+              `${op} row ${i}: ${Object.is(a[i], -0) ? "-0" : a[i]}, expected ${Object.is(e[i], -0) ? "-0" : e[i]}`,
+            );
+        }
+      }
+    });
+
     it("rejects malformed calls", () => {
       const x = put(nb, "float32", [4, 5], new Float32Array(20));
       expect(() => nb.reduce("sum", x, [1], empty(nb, "float32", [4, 5]))).toThrow(/reduced axes/);
