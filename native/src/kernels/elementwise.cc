@@ -388,6 +388,27 @@ bool unary_f32_fast(int op, const View& x, const View& out) {
   }
 }
 
+/** int32 → int32 ops that core sends without casting to float (ToInt32 wraps −INT32_MIN). */
+bool unary_i32_fast(int op, const View& x, const View& out) {
+  using U = uint32_t;
+  switch (op) {
+    case kNeg:
+      unary_typed<int32_t, int32_t>(x, out, [](int32_t v) { return static_cast<int32_t>(U(0) - U(v)); });
+      return true;
+    case kAbs:
+      unary_typed<int32_t, int32_t>(x, out, [](int32_t v) { return v < 0 ? static_cast<int32_t>(U(0) - U(v)) : v; });
+      return true;
+    case kRelu:
+      unary_typed<int32_t, int32_t>(x, out, [](int32_t v) { return v > 0 ? v : 0; });
+      return true;
+    case kSign:
+      unary_typed<int32_t, int32_t>(x, out, [](int32_t v) { return static_cast<int32_t>((v > 0) - (v < 0)); });
+      return true;
+    default:
+      return false;
+  }
+}
+
 template <typename T>
 bool compare_fast(int op, const View& a, const View& b, const View& out) {
   using B = uint8_t;
@@ -488,6 +509,7 @@ TESSERA_KERNEL(unary) {
   if (out.numel == 0) return;
   const int o = static_cast<int>(op);
   if (x.dtype == DType::F32 && out.dtype == DType::F32 && tessera::unary_f32_fast(o, x, out)) return;
+  if (x.dtype == DType::I32 && out.dtype == DType::I32 && tessera::unary_i32_fast(o, x, out)) return;
   if (o == tessera::kIsnan && x.dtype == DType::F32 && out.dtype == DType::Bool) {
     tessera::unary_typed<float, uint8_t>(x, out, [](float v) -> uint8_t { return v != v; });
     return;
