@@ -134,7 +134,8 @@ void im2col_rows(const float* xg, const ConvShape& s, int64_t oy0, int64_t rows,
  * multiplier): each window tap is a scaled, strided row added to the output row. Taps that fall in
  * the padding add w * 0 like the im2col GEMM does, so a non-finite weight gives the same NaN.
  */
-void depthwise_plane(const float* xplane, const float* wk, float* op, const ConvShape& s) {
+void depthwise_plane(const float* xplane, const float* wk, float* op, const ConvShape& s, const int64_t* col_lo,
+                     const int64_t* col_hi) {
   const Geometry& a = s.a;
   std::fill(op, op + s.Ho * s.Wo, 0.0f);
   for (int64_t oy = 0; oy < s.Ho; oy++) {
@@ -147,10 +148,7 @@ void depthwise_plane(const float* xplane, const float* wk, float* op, const Conv
         const float wv = wk[ky * s.kw + kx];
         const float pad = wv * 0.0f;
         const int64_t off = kx * a.dw - a.pw;
-        int64_t ox0 = off >= 0 ? 0 : (-off + a.sw - 1) / a.sw;
-        int64_t ox1 = off >= s.W ? 0 : (s.W - 1 - off) / a.sw + 1;
-        ox0 = std::min(ox0, s.Wo);
-        ox1 = std::clamp(ox1, ox0, s.Wo);
+        int64_t ox0 = col_lo[kx], ox1 = col_hi[kx];
         if (!row_ok) ox0 = ox1 = s.Wo;
         for (int64_t ox = 0; ox < ox0; ox++) orow[ox] += pad;
         if (a.sw == 1) {
@@ -205,11 +203,19 @@ TESSERA_KERNEL(conv2d) {
   const int64_t band = std::clamp<int64_t>(limit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
   if (Cg == 1 && !direct) {
     // GEMMs with one row per group waste the packed kernel: convolve each output plane directly.
+    // Output columns [lo, hi) whose tap kx lies inside the input row, once per call (no divisions per row).
+    std::vector<int64_t> col_lo(kw), col_hi(kw);
+    for (int64_t kx = 0; kx < kw; kx++) {
+      const int64_t off = kx * a.dw - a.pw;
+      const int64_t ox0 = std::min(off >= 0 ? 0 : (-off + a.sw - 1) / a.sw, Wo);
+      col_lo[kx] = ox0;
+      col_hi[kx] = std::clamp(off >= W ? 0 : (W - 1 - off) / a.sw + 1, ox0, Wo);
+    }
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(P * kh * kw, 1));
     parallel_for(N * O, grain, [&](int64_t b, int64_t e) {
       for (int64_t q = b; q < e; q++) {
         const int64_t n = q / O, o = q % O;
-        depthwise_plane(xp + (n * C + o / Og) * H * W, wp + o * Kc, y + q * P, s);
+        depthwise_plane(xp + (n * C + o / Og) * H * W, wp + o * Kc, y + q * P, s, col_lo.data(), col_hi.data());
       }
     });
     add_bias(y, bias, N, O, P);

@@ -97,13 +97,23 @@ void check_pooled(const Call& call, const Planes& p, const PoolGeometry& a) {
 /** Planes per parallel chunk so each chunk does at least ~32K window taps. */
 int64_t plane_grain(int64_t per_plane) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(per_plane, 1)); }
 
-/** Output columns [ox0, ox1) whose input column x0(ox) + off = ox*s - p + off lies in [0, W). */
-void valid_columns(int64_t off, int64_t s, int64_t W, int64_t Wo, int64_t& ox0, int64_t& ox1) {
-  ox0 = off >= 0 ? 0 : (-off + s - 1) / s;
-  ox1 = off >= W ? 0 : (W - 1 - off) / s + 1;
-  ox0 = std::min(ox0, Wo);
-  ox1 = std::clamp(ox1, ox0, Wo);
-}
+/**
+ * Per window column kx (input column ox*s + kx*d - p): the output columns [lo[kx], hi[kx]) whose tap
+ * lies inside [0, W). Computed once per call: the divisions stay out of the row loops.
+ */
+struct ColumnRanges {
+  std::vector<int64_t> lo, hi;
+  ColumnRanges(int64_t k, int64_t s, int64_t p, int64_t d, int64_t W, int64_t Wo) : lo(k), hi(k) {
+    for (int64_t kx = 0; kx < k; kx++) {
+      const int64_t off = kx * d - p;
+      int64_t ox0 = off >= 0 ? 0 : (-off + s - 1) / s;
+      int64_t ox1 = off >= W ? 0 : (W - 1 - off) / s + 1;
+      ox0 = std::min(ox0, Wo);
+      lo[kx] = ox0;
+      hi[kx] = std::clamp(ox1, ox0, Wo);
+    }
+  }
+};
 
 // Both pools sweep one output row at a time: for each window tap (ky, kx) in row-major order, every
 // output column whose tap lies inside the input updates its accumulator. Per output that is the
@@ -116,6 +126,7 @@ TESSERA_KERNEL(maxPool2d) {
   check_pooled(call, p, a);
   if (p.planes * p.Ho * p.Wo == 0) return;
   const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  const ColumnRanges cols(a.kw, a.sw, a.pw, a.dw, W, Wo);
   parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
     std::vector<float> acc(Wo);
     std::vector<int32_t> nan(Wo);
@@ -134,9 +145,7 @@ TESSERA_KERNEL(maxPool2d) {
           const float* __restrict row = xb + iy * W;
           for (int64_t kx = 0; kx < a.kw; kx++) {
             const int64_t off = kx * a.dw - a.pw;
-            int64_t ox0, ox1;
-            valid_columns(off, a.sw, W, Wo, ox0, ox1);
-            for (int64_t ox = ox0; ox < ox1; ox++) {
+            for (int64_t ox = cols.lo[kx], ox1 = cols.hi[kx]; ox < ox1; ox++) {
               const float v = row[off + ox * a.sw];
               m[ox] = v > m[ox] ? v : m[ox];
               bad[ox] |= v != v;
@@ -186,6 +195,7 @@ TESSERA_KERNEL(avgPool2d) {
     wdiv[ox] = a.count_include_pad ? padded : x1 - x0;
     wempty[ox] = x0 >= x1;
   }
+  const ColumnRanges cols(a.kw, a.sw, a.pw, 1, W, Wo);
   parallel_for(p.planes, plane_grain(Ho * Wo * a.kh * a.kw), [&](int64_t b, int64_t e) {
     std::vector<double> acc(Wo);
     for (int64_t plane = b; plane < e; plane++) {
@@ -208,9 +218,7 @@ TESSERA_KERNEL(avgPool2d) {
           const float* __restrict row = xb + iy * W;
           for (int64_t kx = 0; kx < a.kw; kx++) {
             const int64_t off = kx - a.pw;
-            int64_t ox0, ox1;
-            valid_columns(off, a.sw, W, Wo, ox0, ox1);
-            for (int64_t ox = ox0; ox < ox1; ox++) s[ox] += row[off + ox * a.sw];
+            for (int64_t ox = cols.lo[kx], ox1 = cols.hi[kx]; ox < ox1; ox++) s[ox] += row[off + ox * a.sw];
           }
         }
         for (int64_t ox = 0; ox < Wo; ox++)
