@@ -134,7 +134,7 @@ Range read_range(const Napi::CallbackInfo& info) {
   auto buf = buffer_arg(info, 0);
   int64_t offset = int_arg(info, 1, "read offset", 0, kMaxElements);
   int64_t size = int_arg(info, 2, "read size", 0, kMaxElements);
-  if (offset + size > buf->numel)
+  if (size > 0 && offset + size > buf->numel)
     throw_js(info.Env(), "read: " + std::to_string(size) + " elements at offset " + std::to_string(offset) +
                              " overrun a storage of " + std::to_string(buf->numel));
   size_t es = dtype_size(buf->dtype);

@@ -356,6 +356,7 @@ function unsupportedReason(c: GradCase, backend: string, seed: number): string |
   const [sample] = fc.sample(c.arbitrary, { numRuns: 1, seed });
   const need = new Set<DType>(["float32"]);
   for (const i of sample?.inputs ?? []) if (kindOf(i) !== "float") need.add(kindOf(i) as DType);
+  for (const d of c.creates ?? []) need.add(d);
   const lacking = [...need].filter((d) => !b.dtypes.includes(d));
   if (lacking.length)
     return `backend '${backend}' does not declare dtype ${lacking.join(", ")} (declares ${b.dtypes.join(", ")})`;

@@ -8,7 +8,7 @@
  * and, for cases with `fused`, backend-js with the fused kernel vs backend-js without it (the fused
  * backward rule vs the differentiated composite).
  */
-import type { FusedKernelName, Tensor } from "@tessera/core";
+import type { DType, FusedKernelName, Tensor } from "@tessera/core";
 import type * as fc from "fast-check";
 
 /** One input of a sample: plain data so every backend materialises the same tensor. */
@@ -34,6 +34,8 @@ export interface GradCase<A = any> {
   /** The fused kernel whose backward this case also compares against the composite, if any. */
   fused?: FusedKernelName;
   arbitrary: fc.Arbitrary<GradSample<A>>;
+  /** dtypes `run` creates beyond its inputs' (e.g. a cast's target); a backend lacking one reports the case unsupported. */
+  creates?: DType[];
   /** The function under test; its floating outputs are projected onto random weights and summed. */
   run(inputs: Tensor[], attrs: A): Tensor | Tensor[];
   /**

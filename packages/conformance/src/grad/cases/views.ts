@@ -223,6 +223,7 @@ export const VIEW_GRAD_CASES: GradCase[] = [
   {
     name: "grad.cast",
     ops: ["cast"],
+    creates: ["float64"],
     arbitrary: oneInput(shapeArb(1, 3), () => fc.constant(0)),
     // In the case's dtype (float32 on the tested backend) this is the float32 → float64 copy.
     run: ([x]) => x!.cast("float64"),
