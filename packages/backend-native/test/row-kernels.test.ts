@@ -513,6 +513,48 @@ describe.skipIf(!nativeAvailable)("native row kernels", () => {
     });
   });
 
+  it("fused row kernels throw on malformed calls instead of reading out of bounds", () => {
+    const x = put(nb, "float32", [4, 6], new Float32Array(24));
+    const w5 = put(nb, "float32", [5], new Float32Array(5));
+    expect(() => nf().softmax(x, 1, empty(nb, "float32", [4, 5]))).toThrow(/shape/);
+    expect(() => nf().softmax(x, 2, empty(nb, "float32", [4, 6]))).toThrow(/dim out of range/);
+    expect(() =>
+      nf().softmaxBackward(x, empty(nb, "float32", [4, 5]), 1, empty(nb, "float32", [4, 6])),
+    ).toThrow(/one shape/);
+    expect(() => nf().layerNorm(x, null, null, 5, 1e-5, empty(nb, "float32", [4, 6]))).toThrow(/multiple/);
+    expect(() => nf().layerNorm(x, w5, null, 6, 1e-5, empty(nb, "float32", [4, 6]))).toThrow(
+      /normalizedSize/,
+    );
+    expect(() => nf().layerNormBackward(x, null, x, 6, 1e-5, empty(nb, "float32", [4, 6]), w5, null)).toThrow(
+      /normalizedSize/,
+    );
+    expect(() =>
+      nf().geluBackward(x, empty(nb, "float32", [24]), "none", empty(nb, "float32", [4, 6])),
+    ).toThrow(/one shape/);
+    const t = put(nb, "int32", [4], [0, 1, 2, 3]);
+    expect(() =>
+      nf().crossEntropy(
+        x,
+        t,
+        w5,
+        { ignoreIndex: -100, labelSmoothing: 0, reduction: "sum" },
+        empty(nb, "float32", []),
+      ),
+    ).toThrow(/C elements/);
+    expect(() =>
+      nf().crossEntropy(
+        x,
+        t,
+        null,
+        { ignoreIndex: -100, labelSmoothing: 0, reduction: "none" },
+        empty(nb, "float32", []),
+      ),
+    ).toThrow(/\[N\]/);
+    const v = put(nb, "float32", [24], new Float32Array(24));
+    const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 };
+    expect(() => nf().adamUpdate(v, v, v, w5, adam)).toThrow(/one size/);
+  });
+
   describe("crossEntropy and adamUpdate agree with backend-js", () => {
     const r = rng(23);
     it("crossEntropy with weights, ignored rows and label smoothing, every reduction", () => {
