@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds the addon with -fsanitize=address,undefined into build-sanitize/ and runs the native test
-// suites (binding, conformance forward and backward) against it. Node itself is not instrumented,
+// Builds the addon with -fsanitize=address,undefined into build-sanitize/ and runs the package's
+// test suites (binding, kernels, conformance forward and backward) against it. Node itself is not instrumented,
 // so ASan's runtime is preloaded; leak detection is off because Node does not free everything at
 // exit (a leak in the addon shows up in the handle-count checks of the conformance suite instead).
 //
@@ -61,4 +61,4 @@ if (run.status !== 0) {
   console.error(`sanitize: the suites failed under ASan/UBSan (exit ${run.status ?? run.signal})`);
   process.exit(1);
 }
-console.log("sanitize: binding, conformance and gradient suites pass under -fsanitize=address,undefined");
+console.log("sanitize: the native test suites pass under -fsanitize=address,undefined");
