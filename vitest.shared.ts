@@ -17,5 +17,9 @@ export default defineConfig({
       ]),
     ),
   },
-  test: { include: ["test/**/*.test.ts"], testTimeout: 60_000 },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    setupFiles: [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))],
+  },
 });

@@ -26,6 +26,16 @@ async function loadVitest(fn: string, alternative: string): Promise<typeof impor
   }
 }
 
+/**
+ * Lets the event loop turn between cases. Cases are synchronous work behind promises that resolve
+ * at once, so a file of them would otherwise never return to the event loop; vitest's worker then
+ * answers none of its own RPC replies, and on a loaded machine it reports `Timeout calling
+ * "onTaskUpdate"` once a file runs past 60 s.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function describeConformance(
   factory: () => Backend,
   options: ConformanceOptions = {},
@@ -52,6 +62,7 @@ export async function describeConformance(
         continue;
       }
       it(title, async () => {
+        await yieldToEventLoop();
         const r = await session.runCase(c);
         if (r.status === "unavailable") {
           // Core has not grown this op yet: say so, without passing or failing the backend.
@@ -84,6 +95,7 @@ export async function describeGradConformance(
   describe(`grad conformance: ${backend} (${runs} runs per case)`, () => {
     for (const c of cases) {
       it(`${c.name}${c.fused ? " (fused vs composite too)" : ""}`, async (ctx) => {
+        await yieldToEventLoop();
         const r = await runGradCase(c, { ...options, backend });
         if (r.status === "unsupported") {
           console.warn(`${c.name}: unsupported on ${backend}: ${r.reason}`);
