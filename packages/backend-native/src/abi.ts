@@ -1,6 +1,6 @@
 /**
  * The contract between this package and the addon in `native/`: dtype codes, the view table and,
- * per kernel, the order of views and attributes `execute` receives. The C++ side registers kernels
+ * per kernel (core's PRIMITIVE_KERNELS and ALL_FUSED_KERNELS, by the same names), the order of views and attributes `execute` receives. The C++ side registers kernels
  * by these names (`TESSERA_KERNEL(name)`); the codes are looked up by name in `info().ops` at load.
  *
  * View table (Float64Array): [count, then per view: storageId, dtypeCode, rank, offset, ...shape,
@@ -51,39 +51,6 @@ export const DTYPE_CODES: Readonly<Record<DType, number>> = {
   float16: 4,
   bfloat16: 5,
 };
-
-/** Every kernel the TypeScript side calls; the addon must register each of them. */
-export const KERNEL_NAMES = [
-  "copy",
-  "fill",
-  "random",
-  "unary",
-  "binary",
-  "where",
-  "reduce",
-  "matmul",
-  "gather",
-  "scatterAdd",
-  "softmax",
-  "logSoftmax",
-  "softmaxBackward",
-  "logSoftmaxBackward",
-  "layerNorm",
-  "layerNormBackward",
-  "gelu",
-  "geluBackward",
-  "attention",
-  "attentionBackward",
-  "conv2d",
-  "convTranspose2d",
-  "maxPool2d",
-  "avgPool2d",
-  "adaptiveAvgPool2d",
-  "interpolate",
-  "crossEntropy",
-  "adamUpdate",
-] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export const RANDOM_KINDS = { uniform: 0, normal: 1, bernoulli: 2, randint: 3 } as const;
 export const REDUCTIONS = { none: 0, mean: 1, sum: 2 } as const;

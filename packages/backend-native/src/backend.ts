@@ -207,48 +207,17 @@ export class NativeBackend implements Backend {
             ],
           ),
         ),
-      ...this.backwardKernels(),
-    } as FusedKernels;
-  }
-
-  /** Backward kernels of fused ops (see FusedKernels in core). */
-  private backwardKernels() {
-    return {
-      softmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
-        this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec("softmaxBackward", [cy!, cd!, co!], [dim])),
-      logSoftmaxBackward: (y: View, dy: View, dim: number, dx: View) =>
-        this.withF32([y, dy], [dx], ([cy, cd], [co]) =>
-          this.exec("logSoftmaxBackward", [cy!, cd!, co!], [dim]),
-        ),
-      layerNormBackward: (
-        x: View,
-        weight: View | null,
-        dy: View,
-        normalizedSize: number,
-        eps: number,
-        dx: View,
-        dweight: View | null,
-        dbias: View | null,
-      ) =>
+      softmaxBackward: (y, dy, dim, dx) => this.rowwiseBackward("softmaxBackward", y, dy, dim, dx),
+      logSoftmaxBackward: (y, dy, dim, dx) => this.rowwiseBackward("logSoftmaxBackward", y, dy, dim, dx),
+      layerNormBackward: (x, weight, dy, normalizedSize, eps, dx, dweight, dbias) =>
         this.withF32([x, weight, dy], [dx, dweight, dbias], ([cx, cw, cd], [co, cdw, cdb]) =>
           this.exec("layerNormBackward", [cx!, cw!, cd!, co!, cdw!, cdb!], [normalizedSize, eps]),
         ),
-      geluBackward: (x: View, dy: View, approximate: "none" | "tanh", dx: View) =>
+      geluBackward: (x, dy, approximate, dx) =>
         this.withF32([x, dy], [dx], ([cx, cd], [co]) =>
           this.exec("geluBackward", [cx!, cd!, co!], [approximate === "tanh" ? 1 : 0]),
         ),
-      attentionBackward: (
-        q: View,
-        k: View,
-        v: View,
-        mask: View | null,
-        dout: View,
-        attrs: AttentionAttrs,
-        dq: View,
-        dk: View,
-        dv: View,
-        dmask: View | null,
-      ) =>
+      attentionBackward: (q, k, v, mask, dout, attrs, dq, dk, dv, dmask) =>
         this.withF32([q, k, v, mask, dout], [dq, dk, dv, dmask], ([cq, ck, cv, cm, cd], [oq, ok, ov, om]) =>
           this.exec(
             "attentionBackward",
@@ -363,6 +332,16 @@ export class NativeBackend implements Backend {
 
   private rowwise(kernel: "softmax" | "logSoftmax", x: View, dim: number, out: View): void {
     this.withF32([x], [out], ([cx], [co]) => this.exec(kernel, [cx!, co!], [dim]));
+  }
+
+  private rowwiseBackward(
+    kernel: "softmaxBackward" | "logSoftmaxBackward",
+    y: View,
+    dy: View,
+    dim: number,
+    dx: View,
+  ): void {
+    this.withF32([y, dy], [dx], ([cy, cd], [co]) => this.exec(kernel, [cy!, cd!, co!], [dim]));
   }
 
   private pool(kernel: "maxPool2d" | "avgPool2d", x: View, a: PoolAttrs, out: View): void {

@@ -22,19 +22,9 @@ import {
 import { describe, expect, it } from "vitest";
 import "../src/index.js";
 import { nativeAvailable } from "./native-available.js";
+import { rng } from "./rng.js";
 
 type Kernel = (...args: unknown[]) => void;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Values rounded to float32 so both backends see the same inputs. */
 function randArray(n: number, r: () => number, amp = 1): number[] {

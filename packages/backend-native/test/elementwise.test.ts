@@ -20,17 +20,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { NativeBackend } from "../src/index.js";
 import { nativeAvailable } from "./native-available.js";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./rng.js";
 
 const F_SPECIAL = [
   Number.NaN,
