@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gemm/gemm.h"
+#include "spatial.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -18,30 +19,15 @@ namespace {
  */
 constexpr int64_t kColLimit = int64_t{1} << 22;
 constexpr int64_t kColLimitPerWorker = int64_t{1} << 20;
-/** Attribute bound that keeps every index expression far from int64 overflow. */
-constexpr int64_t kAttrMax = int64_t{1} << 31;
-
-/**
- * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
- * which the binding's contiguity test rejects, yet no element is ever addressed).
- */
-const View& dense_f32(const Call& call, size_t i) {
-  const View& v = call.view(i);
-  if (v.present() && v.numel == 0) {
-    call.check(v.dtype == DType::F32, "views must be float32");
-    return v;
-  }
-  return call.contiguous(i, DType::F32);
-}
+using spatial::dense_f32;
+using spatial::floor_div;
 
 struct Geometry {
   int64_t sh, sw, ph, pw, dh, dw, g;
 };
 
 int64_t attr_in(const Call& call, size_t i, int64_t lo, const char* what) {
-  int64_t v = call.iattr(i);
-  if (v < lo || v > kAttrMax) call.fail(std::string(what) + " is out of range");
-  return v;
+  return spatial::attr_in(call, i, lo, spatial::kAttrMax, what);
 }
 
 Geometry geometry(const Call& call) {
@@ -54,12 +40,6 @@ Geometry geometry(const Call& call) {
   a.dw = attr_in(call, 5, 1, "dilationW");
   a.g = attr_in(call, 6, 1, "groups");
   return a;
-}
-
-/** Floor division for a positive divisor (the numerator may be negative). */
-__int128 floor_div(__int128 a, __int128 b) {
-  __int128 q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
 void check_rank4(const Call& call, const View& v, const char* msg) { call.check(v.ndim == 4, msg); }

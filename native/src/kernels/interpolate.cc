@@ -6,23 +6,11 @@
 #include <cmath>
 #include <vector>
 
+#include "spatial.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
-
-/**
- * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
- * which the binding's contiguity test rejects, yet no element is ever addressed).
- */
-const View& dense_f32(const Call& call, size_t i) {
-  const View& v = call.view(i);
-  if (v.present() && v.numel == 0) {
-    call.check(v.dtype == DType::F32, "views must be float32");
-    return v;
-  }
-  return call.contiguous(i, DType::F32);
-}
 
 /** core's nearestSourceIndices: min(floor(fround(d * fround(scale))), in - 1). */
 std::vector<int64_t> nearest_source_indices(int64_t in, int64_t out, double scale) {
@@ -78,12 +66,7 @@ Taps bilinear_taps(int64_t in, int64_t out, double scale, bool align_corners) {
 
 TESSERA_KERNEL(interpolate) {
   call.expect(2, 4);
-  const View& x = dense_f32(call, 0);
-  const View& out = dense_f32(call, 1);
-  call.check(x.ndim == 4, "x must be 4-D [N,C,H,W]");
-  call.check(out.ndim == 4, "out must be 4-D [N,C,Ho,Wo]");
-  call.check(out.shape[0] == x.shape[0] && out.shape[1] == x.shape[1],
-             "out must have the input's batch and channel dims");
+  const spatial::Planes p = spatial::planes_of(call);
   const int64_t mode = call.iattr(0);
   const int64_t align = call.iattr(1);
   call.check(mode == 0 || mode == 1, "mode must be 0 (nearest) or 1 (bilinear)");
@@ -91,12 +74,12 @@ TESSERA_KERNEL(interpolate) {
   const double scale_h = call.attr(2), scale_w = call.attr(3);
   call.check(std::isfinite(scale_h) && std::isfinite(scale_w) && scale_h > 0 && scale_w > 0,
              "scales must be positive and finite");
-  const int64_t planes = x.shape[0] * x.shape[1];
-  const int64_t H = x.shape[2], W = x.shape[3], Ho = out.shape[2], Wo = out.shape[3];
-  if (out.numel == 0) return;
+  const int64_t planes = p.planes;
+  const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
+  if (planes * Ho * Wo == 0) return;
   call.check(H >= 1 && W >= 1, "input spatial dims must be positive for a non-empty output");
-  const float* xp = x.ptr<float>();
-  float* yp = out.ptr<float>();
+  const float* xp = p.x;
+  float* yp = p.out;
   const int64_t grain = std::max<int64_t>(1, 32768 / (Ho * Wo));
   if (mode == 0) {
     const std::vector<int64_t> ys = nearest_source_indices(H, Ho, scale_h);

@@ -9,41 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "spatial.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
 
-constexpr int64_t kAttrMax = int64_t{1} << 31;
-
-/**
- * View i, present and float32; contiguous unless empty (an empty slice keeps its parent's strides,
- * which the binding's contiguity test rejects, yet no element is ever addressed).
- */
-const View& dense_f32(const Call& call, size_t i) {
-  const View& v = call.view(i);
-  if (v.present() && v.numel == 0) {
-    call.check(v.dtype == DType::F32, "views must be float32");
-    return v;
-  }
-  return call.contiguous(i, DType::F32);
-}
+using spatial::attr_in;
+using spatial::floor_div;
+using spatial::kAttrMax;
+using spatial::Planes;
+using spatial::planes_of;
 
 struct PoolGeometry {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw;
   bool ceil_mode, count_include_pad;
 };
-
-int64_t attr_in(const Call& call, size_t i, int64_t lo, int64_t hi, const char* what) {
-  int64_t v = call.iattr(i);
-  if (v < lo || v > hi) call.fail(std::string(what) + " is out of range");
-  return v;
-}
-
-__int128 floor_div(__int128 a, __int128 b) {
-  __int128 q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
 
 /** PyTorch's pooling_output_shape for one dim (core's pooledSize). */
 __int128 pooled_size(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
@@ -52,24 +33,6 @@ __int128 pooled_size(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, b
   // The last window must start inside the input or the left padding.
   if (ceil && (out - 1) * s >= __int128{size} + p) out--;
   return out;
-}
-
-struct Planes {
-  const float* x;
-  float* out;
-  int64_t planes, H, W, Ho, Wo;
-};
-
-/** Checks x [N,C,H,W] and out [N,C,Ho,Wo] (float32, contiguous); Ho, Wo are out's. */
-Planes planes_of(const Call& call) {
-  const View& x = dense_f32(call, 0);
-  const View& out = dense_f32(call, 1);
-  call.check(x.ndim == 4, "x must be 4-D [N,C,H,W]");
-  call.check(out.ndim == 4, "out must be 4-D [N,C,Ho,Wo]");
-  call.check(out.shape[0] == x.shape[0] && out.shape[1] == x.shape[1],
-             "out must have the input's batch and channel dims");
-  return {x.ptr<float>(), out.ptr<float>(), x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
-          out.shape[2], out.shape[3]};
 }
 
 PoolGeometry pool_geometry(const Call& call) {
