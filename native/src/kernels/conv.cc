@@ -143,6 +143,39 @@ void depthwise_plane(const float* xplane, const float* wk, float* op, const Conv
   }
 }
 
+/** How the N·groups (image, group) pairs of a call are spread over the thread pool. */
+struct PairPlan {
+  int64_t items;
+  /** Each worker runs whole pairs (serial GEMMs) when there are at least as many pairs as threads. */
+  bool per_worker;
+  /** Floats of column scratch per pair at a time. */
+  int64_t col_limit;
+};
+
+PairPlan plan_pairs(int64_t N, int64_t g) {
+  const int64_t items = N * g;
+  const bool per_worker = items >= num_threads() && items > 1;
+  return {items, per_worker, per_worker ? kColLimitPerWorker : kColLimit};
+}
+
+/**
+ * Calls run(item, col, inner_parallel) for every pair with a column scratch of col_size floats: one
+ * scratch per worker chunk and inner_parallel false when pairs run per worker, else one scratch and
+ * the pairs in order with inner_parallel true.
+ */
+template <class Run>
+void for_each_pair(const PairPlan& plan, size_t col_size, const Run& run) {
+  if (plan.per_worker) {
+    parallel_for(plan.items, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> col(col_size);
+      for (int64_t i = b; i < e; i++) run(i, col, false);
+    });
+  } else {
+    std::vector<float> col(col_size);
+    for (int64_t i = 0; i < plan.items; i++) run(i, col, true);
+  }
+}
+
 TESSERA_KERNEL(conv2d) {
   call.expect(4, 7);
   const View& x = dense_f32(call, 0);
@@ -177,10 +210,8 @@ TESSERA_KERNEL(conv2d) {
   const float* wp = w.ptr<float>();
   const ConvShape s{H, W, Cg, kh, kw, Ho, Wo, a};
   const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
-  const int64_t items = N * g;
-  const bool per_worker = items >= num_threads() && items > 1;
-  const int64_t limit = per_worker ? kColLimitPerWorker : kColLimit;
-  const int64_t band = std::clamp<int64_t>(limit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
+  const PairPlan plan = plan_pairs(N, g);
+  const int64_t band = std::clamp<int64_t>(plan.col_limit / std::max<int64_t>(Kc * Wo, 1), 1, Ho);
   if (Cg == 1 && !direct) {
     // GEMMs with one row per group waste the packed kernel: convolve each output plane directly.
     // Output columns [lo, hi) whose tap kx lies inside the input row, once per call (no divisions per row).
@@ -225,15 +256,7 @@ TESSERA_KERNEL(conv2d) {
     }
   };
   const size_t col_size = direct ? 0 : static_cast<size_t>(Kc * band * Wo);
-  if (per_worker) {
-    parallel_for(items, 1, [&](int64_t b, int64_t e) {
-      std::vector<float> col(col_size);
-      for (int64_t i = b; i < e; i++) run(i, col, false);
-    });
-  } else {
-    std::vector<float> col(col_size);
-    for (int64_t i = 0; i < items; i++) run(i, col, true);
-  }
+  for_each_pair(plan, col_size, run);
   add_bias(y, bias, N, O, P);
 }
 
@@ -310,10 +333,8 @@ TESSERA_KERNEL(convTranspose2d) {
   }
   const float* xp = x.ptr<float>();
   const float* wp = w.ptr<float>();
-  const int64_t items = N * g;
-  const bool per_worker = items >= num_threads() && items > 1;
-  const int64_t limit = per_worker ? kColLimitPerWorker : kColLimit;
-  const int64_t band = std::clamp<int64_t>(limit / std::max<int64_t>(R * W, 1), 1, H);
+  const PairPlan plan = plan_pairs(N, g);
+  const int64_t band = std::clamp<int64_t>(plan.col_limit / std::max<int64_t>(R * W, 1), 1, H);
 
   // One (image, group) pair: col [R, L] = W_g^T · x_g rows, W_g stored [Cg, R]; then col2im.
   auto run = [&](int64_t item, std::vector<float>& col, bool inner_parallel) {
@@ -336,15 +357,7 @@ TESSERA_KERNEL(convTranspose2d) {
     }
   };
   const size_t col_size = static_cast<size_t>(R * band * W);
-  if (per_worker) {
-    parallel_for(items, 1, [&](int64_t b, int64_t e) {
-      std::vector<float> col(col_size);
-      for (int64_t i = b; i < e; i++) run(i, col, false);
-    });
-  } else {
-    std::vector<float> col(col_size);
-    for (int64_t i = 0; i < items; i++) run(i, col, true);
-  }
+  for_each_pair(plan, col_size, run);
   add_bias(y, bias, N, O, Po);
 }
 
