@@ -6,21 +6,13 @@
 #include <algorithm>
 
 #include "kernels/row_math.h"
+#include "kernels/row_views.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
 
 constexpr int64_t kGrain = 1 << 15;
-
-const View& float_view(const Call& call, size_t i) {
-  const View& v = call.view(i);
-  if (v.numel == 0) return v;
-  call.check(v.present(), "a required view is absent");
-  call.check(v.dtype == DType::F32, "views must be float32");
-  call.check(v.contiguous(), "views must be contiguous");
-  return v;
-}
 
 bool approximate(const Call& call) {
   const int64_t a = call.iattr(0);
@@ -34,8 +26,8 @@ bool approximate(const Call& call) {
 TESSERA_KERNEL(gelu) {
   using namespace tessera;
   call.expect(2, 1);
-  const View& x = float_view(call, 0);
-  const View& out = float_view(call, 1);
+  const View& x = dense_f32_view(call, 0);
+  const View& out = dense_f32_view(call, 1);
   call.check(out.same_shape(x), "out must have x's shape");
   const bool t = approximate(call);
   if (x.numel == 0) return;
@@ -48,9 +40,9 @@ TESSERA_KERNEL(gelu) {
 TESSERA_KERNEL(geluBackward) {
   using namespace tessera;
   call.expect(3, 1);
-  const View& x = float_view(call, 0);
-  const View& dy = float_view(call, 1);
-  const View& dx = float_view(call, 2);
+  const View& x = dense_f32_view(call, 0);
+  const View& dy = dense_f32_view(call, 1);
+  const View& dx = dense_f32_view(call, 2);
   call.check(dy.same_shape(x) && dx.same_shape(x), "x, dy and dx must have one shape");
   const bool t = approximate(call);
   if (x.numel == 0) return;

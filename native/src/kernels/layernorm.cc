@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/row_math.h"
+#include "kernels/row_views.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -26,15 +27,6 @@ const View* optional_float(const Call& call, size_t i, int64_t size, const char*
   call.check(v.contiguous(), "views must be contiguous");
   if (v.numel != size) call.fail(std::string(what) + " must have normalizedSize elements");
   return &v;
-}
-
-const View& required_float(const Call& call, size_t i) {
-  const View& v = call.view(i);
-  if (v.numel == 0) return v;
-  call.check(v.present(), "a required view is absent");
-  call.check(v.dtype == DType::F32, "views must be float32");
-  call.check(v.contiguous(), "views must be contiguous");
-  return v;
 }
 
 struct Stats {
@@ -74,8 +66,8 @@ Shape row_shape(const Call& call, const View& x) {
 TESSERA_KERNEL(layerNorm) {
   using namespace tessera;
   call.expect(4, 2);
-  const View& x = required_float(call, 0);
-  const View& out = required_float(call, 3);
+  const View& x = dense_f32_view(call, 0);
+  const View& out = dense_f32_view(call, 3);
   call.check(out.same_shape(x), "out must have x's shape");
   const Shape s = row_shape(call, x);
   const double eps = call.attr(1);
@@ -98,8 +90,8 @@ TESSERA_KERNEL(layerNorm) {
 TESSERA_KERNEL(layerNormBackward) {
   using namespace tessera;
   call.expect(6, 2);
-  const View& x = required_float(call, 0);
-  const View& dy = required_float(call, 2);
+  const View& x = dense_f32_view(call, 0);
+  const View& dy = dense_f32_view(call, 2);
   call.check(dy.same_shape(x), "dy must have x's shape");
   const Shape s = row_shape(call, x);
   const double eps = call.attr(1);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/row_math.h"
+#include "kernels/row_views.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -49,15 +50,6 @@ Split split_around(const Call& call, const View& v, int64_t dim) {
   return s;
 }
 
-const View& float_view(const Call& call, size_t i, const char* what) {
-  const View& v = call.view(i);
-  if (v.numel == 0) return v;  // may have no storage and any strides; never touched
-  call.check(v.present(), what);
-  call.check(v.dtype == DType::F32, "views must be float32");
-  call.check(v.contiguous(), "views must be contiguous");
-  return v;
-}
-
 void softmax_row(const RowOps& ops, const float* x, float* out, int64_t n, bool log) {
   const float m = ops.max(x, n);
   if (log) {
@@ -88,8 +80,8 @@ void for_rows(const Split& s, RowFn row, ColFn cols) {
 
 void softmax_forward(const Call& call, bool log) {
   call.expect(2, 1);
-  const View& x = float_view(call, 0, "x is required");
-  const View& out = float_view(call, 1, "out is required");
+  const View& x = dense_f32_view(call, 0, "x is required");
+  const View& out = dense_f32_view(call, 1, "out is required");
   call.check(out.same_shape(x), "out must have x's shape");
   const Split s = split_around(call, x, call.iattr(0));
   if (x.numel == 0) return;
@@ -103,9 +95,9 @@ void softmax_forward(const Call& call, bool log) {
 
 void softmax_backward(const Call& call, bool log) {
   call.expect(3, 1);
-  const View& y = float_view(call, 0, "y is required");
-  const View& dy = float_view(call, 1, "dy is required");
-  const View& dx = float_view(call, 2, "dx is required");
+  const View& y = dense_f32_view(call, 0, "y is required");
+  const View& dy = dense_f32_view(call, 1, "dy is required");
+  const View& dx = dense_f32_view(call, 2, "dx is required");
   call.check(dy.same_shape(y) && dx.same_shape(y), "y, dy and dx must have one shape");
   const Split s = split_around(call, y, call.iattr(0));
   if (y.numel == 0) return;
