@@ -303,6 +303,19 @@ void check_shape(const Call& call, const View& v, int64_t a, int64_t b, int64_t 
   call.check(v.ndim == 3 && v.shape[0] == a && v.shape[1] == b && v.shape[2] == c, msg);
 }
 
+/** View i, contiguous float32 of shape [a, b, c]. */
+const View& shaped_f32(const Call& call, size_t i, int64_t a, int64_t b, int64_t c, const char* msg) {
+  const View& v = call.contiguous(i, DType::F32);
+  check_shape(call, v, a, b, c, msg);
+  return v;
+}
+
+/** Optional view i, contiguous float32 of shape [a, b, c]: its data, or null when absent. */
+float* optional_f32(const Call& call, size_t i, int64_t a, int64_t b, int64_t c, const char* msg) {
+  if (!call.view(i).present()) return nullptr;
+  return shaped_f32(call, i, a, b, c, msg).ptr<float>();
+}
+
 Problem problem(const Call& call) {
   const View& q = call.contiguous(0, DType::F32);
   const View& k = call.contiguous(1, DType::F32);
@@ -319,12 +332,7 @@ Problem problem(const Call& call) {
   p.q = q.ptr<float>();
   p.k = k.ptr<float>();
   p.v = v.ptr<float>();
-  p.mask = nullptr;
-  if (call.view(3).present()) {
-    const View& m = call.contiguous(3, DType::F32);
-    check_shape(call, m, p.B, p.Sq, p.Sk, "mask must be [B, Sq, Sk]");
-    p.mask = m.ptr<float>();
-  }
+  p.mask = optional_f32(call, 3, p.B, p.Sq, p.Sk, "mask must be [B, Sq, Sk]");
   const double scale = call.attr(0);
   call.check(std::isfinite(scale), "scale must be finite");
   p.scale = static_cast<float>(scale);
@@ -341,14 +349,8 @@ TESSERA_KERNEL(attention) {
   using namespace tessera;
   call.expect(6, 2);
   const Problem p = problem(call);
-  const View& out = call.contiguous(4, DType::F32);
-  check_shape(call, out, p.B, p.Sq, p.Dv, "out must be [B, Sq, Dv]");
-  float* weights = nullptr;
-  if (call.view(5).present()) {
-    const View& wv = call.contiguous(5, DType::F32);
-    check_shape(call, wv, p.B, p.Sq, p.Sk, "weights must be [B, Sq, Sk]");
-    weights = wv.ptr<float>();
-  }
+  const View& out = shaped_f32(call, 4, p.B, p.Sq, p.Dv, "out must be [B, Sq, Dv]");
+  float* weights = optional_f32(call, 5, p.B, p.Sq, p.Sk, "weights must be [B, Sq, Sk]");
   float* o = out.ptr<float>();
   if (p.B * p.Sq == 0) return;
   if (p.Sk == 0) {
@@ -376,20 +378,11 @@ TESSERA_KERNEL(attentionBackward) {
   using namespace tessera;
   call.expect(9, 2);
   const Problem p = problem(call);
-  const View& dout = call.contiguous(4, DType::F32);
-  check_shape(call, dout, p.B, p.Sq, p.Dv, "dout must be [B, Sq, Dv]");
-  const View& dq = call.contiguous(5, DType::F32);
-  check_shape(call, dq, p.B, p.Sq, p.D, "dq must be [B, Sq, D] like q");
-  const View& dk = call.contiguous(6, DType::F32);
-  check_shape(call, dk, p.B, p.Sk, p.D, "dk must be [B, Sk, D] like k");
-  const View& dv = call.contiguous(7, DType::F32);
-  check_shape(call, dv, p.B, p.Sk, p.Dv, "dv must be [B, Sk, Dv] like v");
-  float* dmask = nullptr;
-  if (call.view(8).present()) {
-    const View& dm = call.contiguous(8, DType::F32);
-    check_shape(call, dm, p.B, p.Sq, p.Sk, "dmask must be [B, Sq, Sk]");
-    dmask = dm.ptr<float>();
-  }
+  const View& dout = shaped_f32(call, 4, p.B, p.Sq, p.Dv, "dout must be [B, Sq, Dv]");
+  const View& dq = shaped_f32(call, 5, p.B, p.Sq, p.D, "dq must be [B, Sq, D] like q");
+  const View& dk = shaped_f32(call, 6, p.B, p.Sk, p.D, "dk must be [B, Sk, D] like k");
+  const View& dv = shaped_f32(call, 7, p.B, p.Sk, p.Dv, "dv must be [B, Sk, Dv] like v");
+  float* dmask = optional_f32(call, 8, p.B, p.Sq, p.Sk, "dmask must be [B, Sq, Sk]");
   float* dqp = dq.ptr<float>();
   float* dkp = dk.ptr<float>();
   float* dvp = dv.ptr<float>();
