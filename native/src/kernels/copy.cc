@@ -179,15 +179,7 @@ void typed_copy(const View& src, const View& dst, F conv) {
     tiled_copy(p, a, o, conv);
     return;
   }
-  const int64_t sa = p.istride(0), so = p.istride(1);
-  ew::run_rows(p, kGrain, ew::overlaps(p, 1), [&](const int64_t* off, int64_t n) {
-    const S* x = a + off[0];
-    D* y = o + off[1];
-    if (sa == 1 && so == 1)
-      for (int64_t i = 0; i < n; i++) y[i] = conv(x[i]);
-    else
-      for (int64_t i = 0; i < n; i++) y[i * so] = conv(x[i * sa]);
-  });
+  ew::map_rows(p, a, o, kGrain, conv);
 }
 
 /** Any pair through float64 buffers (the general conversion path). */

@@ -306,22 +306,12 @@ void binary_buffered(int op, const View& a, const View& b, const View& out) {
 
 // ---- typed fast paths ---------------------------------------------------------------------------
 
-/** out[i] = f(x[i]) with contiguous, broadcast-scalar and strided row variants. */
+/** out[i] = f(x[i]) with contiguous and strided row variants. */
 template <typename TI, typename TO, typename F>
 void unary_typed(const View& x, const View& out, F f) {
   const View* vs[2] = {&x, &out};
   const Plan<2> p = ew::make_plan(vs, out);
-  const int64_t sx = p.istride(0), so = p.istride(1);
-  const TI* px = static_cast<const TI*>(x.data);
-  TO* po = static_cast<TO*>(out.data);
-  ew::run_rows(p, kGrain, ew::overlaps(p, 1), [&](const int64_t* off, int64_t n) {
-    const TI* a = px + off[0];
-    TO* o = po + off[1];
-    if (sx == 1 && so == 1)
-      for (int64_t i = 0; i < n; i++) o[i] = f(a[i]);
-    else
-      for (int64_t i = 0; i < n; i++) o[i * so] = f(a[i * sx]);
-  });
+  ew::map_rows(p, static_cast<const TI*>(x.data), static_cast<TO*>(out.data), kGrain, f);
 }
 
 template <typename TI, typename TO, typename F>

@@ -186,6 +186,23 @@ void run_rows(const Plan<K>& p, int64_t grain, bool serial, F&& fn) {
   parallel_for(p.n, grain, [&](int64_t b, int64_t e) { for_rows(p, b, e, fn); });
 }
 
+/**
+ * o[i] = f(x[i]) over a plan of (x, out) with a unit-stride and a strided row loop; serial when out
+ * overlaps x. The typed fast paths of copy and unary.
+ */
+template <typename TI, typename TO, typename F>
+void map_rows(const Plan<2>& p, const TI* px, TO* po, int64_t grain, F f) {
+  const int64_t sx = p.istride(0), so = p.istride(1);
+  run_rows(p, grain, overlaps(p, 1), [&](const int64_t* off, int64_t n) {
+    const TI* a = px + off[0];
+    TO* o = po + off[1];
+    if (sx == 1 && so == 1)
+      for (int64_t i = 0; i < n; i++) o[i] = f(a[i]);
+    else
+      for (int64_t i = 0; i < n; i++) o[i * so] = f(a[i * sx]);
+  });
+}
+
 constexpr int64_t kChunk = 256;  // elements per float64 buffer pass
 
 /** Loads n elements (element stride s, starting at element `off` of the storage) as JS numbers. */
