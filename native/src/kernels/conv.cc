@@ -44,6 +44,13 @@ Geometry geometry(const Call& call) {
 
 void check_rank4(const Call& call, const View& v, const char* msg) { call.check(v.ndim == 4, msg); }
 
+/** out must be [N, O, ho, wo] with ho, wo the (non-negative) sizes the geometry implies. */
+void check_out(const Call& call, const View& out, int64_t N, int64_t O, __int128 ho, __int128 wo, const char* msg) {
+  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
+                 out.shape[3] == wo,
+             msg);
+}
+
 /** Optional bias [O], float32, contiguous; null when absent. */
 const float* bias_of(const Call& call, size_t i, int64_t O) {
   const View& b = call.view(i);
@@ -193,9 +200,8 @@ TESSERA_KERNEL(conv2d) {
   const float* bias = bias_of(call, 2, O);
   const __int128 ho = floor_div(__int128{H} + 2 * __int128{a.ph} - __int128{a.dh} * (kh - 1) - 1, a.sh) + 1;
   const __int128 wo = floor_div(__int128{W} + 2 * __int128{a.pw} - __int128{a.dw} * (kw - 1) - 1, a.sw) + 1;
-  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
-                 out.shape[3] == wo,
-             "out shape must be [N, O, Ho, Wo] with Ho = floor((H + 2p - d(kh-1) - 1)/s) + 1");
+  check_out(call, out, N, O, ho, wo,
+            "out shape must be [N, O, Ho, Wo] with Ho = floor((H + 2p - d(kh-1) - 1)/s) + 1");
   const int64_t Ho = out.shape[2], Wo = out.shape[3];
   const int64_t P = Ho * Wo;
   float* y = out.ptr<float>();
@@ -315,9 +321,8 @@ TESSERA_KERNEL(convTranspose2d) {
   const float* bias = bias_of(call, 2, O);
   const __int128 ho = (__int128{H} - 1) * a.sh - 2 * __int128{a.ph} + __int128{a.dh} * (kh - 1) + oph + 1;
   const __int128 wo = (__int128{W} - 1) * a.sw - 2 * __int128{a.pw} + __int128{a.dw} * (kw - 1) + opw + 1;
-  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
-                 out.shape[3] == wo,
-             "out shape must be [N, O, Ho, Wo] with Ho = (H-1)s - 2p + d(kh-1) + outputPadding + 1");
+  check_out(call, out, N, O, ho, wo,
+            "out shape must be [N, O, Ho, Wo] with Ho = (H-1)s - 2p + d(kh-1) + outputPadding + 1");
   const int64_t Ho = out.shape[2], Wo = out.shape[3];
   const int64_t Po = Ho * Wo;
   float* y = out.ptr<float>();
