@@ -159,6 +159,8 @@ thread_local PackBuffer tl_pack_b;
 // of panels, so each C row is a sequential stream. MC bounds a work item's packed A block. Measured
 // on the 2-core AVX-512 machine (loaded, CPU-time normalised): this order beat B-panel-outer with
 // NC = 4096 by 5-15% at 1024³ and 2048³ and tied at 256³/512³; KC 192..384 and MC 168..672 tied.
+// Re-measured at 1024³ (1 thread, CPU-time normalised): KC 384/512 with NC 512/768, KC 192 and 2 MiB
+// transparent huge pages for the packed buffers all tied with these within noise (±3%).
 constexpr int64_t kKC = 256;
 constexpr int64_t kMCRows = 336;
 constexpr int64_t kNC = 1024;
@@ -191,6 +193,34 @@ void small_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
       c = beta == 0 ? alpha * acc : alpha * acc + beta * c;
     }
 }
+
+/**
+ * Walks the cache lines of a strided source region (`outer` runs of `inner` contiguous floats, `stride`
+ * floats apart) and prefetches them into L2, `per_step` lines per step() so that the region is covered
+ * in `steps` steps.
+ */
+struct SourcePrefetch {
+  const char* base = nullptr;
+  int64_t outer = 0, stride_bytes = 0, lines = 0, per_step = 0, o = 0, l = 0;
+  void init(const float* src, int64_t outer_n, int64_t stride, int64_t inner, int64_t steps) {
+    const uintptr_t start = reinterpret_cast<uintptr_t>(src);
+    base = reinterpret_cast<const char*>(start & ~uintptr_t{63});
+    outer = outer_n;
+    stride_bytes = stride * static_cast<int64_t>(sizeof(float));
+    lines = (static_cast<int64_t>(start & 63) + inner * static_cast<int64_t>(sizeof(float)) + 63) / 64;
+    const int64_t total = outer * lines;
+    per_step = steps > 0 ? (total + steps - 1) / steps : total;
+  }
+  void step() {
+    for (int64_t n = 0; n < per_step && o < outer; n++) {
+      __builtin_prefetch(base + o * stride_bytes + l * 64, 0, 2);
+      if (++l == lines) {
+        l = 0;
+        o++;
+      }
+    }
+  }
+};
 
 void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -254,6 +284,27 @@ void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
           const int64_t row0 = ib * MR;
           const int64_t rows = (ie * MR < M ? ie * MR : M) - row0;
           pack(MR, ap, A + row0 * rsA + pc * ksA, rsA, ksA, rows, kc);
+          // While computing, pull the source of the A block this thread probably packs next into L2
+          // (A usually comes from L3 and its packing is latency-bound), a few lines per kernel call.
+          SourcePrefetch pf;
+          {
+            int64_t wn = w + threads, pcn = pc;
+            if (wn >= items) {
+              wn -= items;
+              pcn += kKC;
+            }
+            if (pcn < K && wn < items) {
+              const int64_t mbn = wn / nblocks;
+              const int64_t ibn = mpanels * mbn / mblocks, ien = mpanels * (mbn + 1) / mblocks;
+              const int64_t r0n = ibn * MR, rowsn = (ien * MR < M ? ien * MR : M) - r0n;
+              const int64_t kcn = K - pcn < kKC ? K - pcn : kKC;
+              const float* src = A + r0n * rsA + pcn * ksA;
+              if (ksA == 1)
+                pf.init(src, rowsn, lda, kcn, (ie - ib) * (j1 - j0));
+              else
+                pf.init(src, kcn, lda, rowsn, (ie - ib) * (j1 - j0));
+            }
+          }
           for (int64_t ip = ib; ip < ie; ip++) {
             const int64_t row = ip * MR;
             const int mr = static_cast<int>(M - row < MR ? M - row : MR);
@@ -261,6 +312,7 @@ void packed_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
             for (int64_t jp = j0; jp < j1; jp++) {
               const int64_t col = jc + jp * NR;
               const int nr = static_cast<int>(nc - jp * NR < NR ? nc - jp * NR : NR);
+              pf.step();
               mk.fn(kc, apanel, bp + jp * NR * kc, C + row * ldc + col, ldc, mr, nr, alpha, beta_k);
             }
           }

@@ -27,21 +27,43 @@ template <int R>
 void micro(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int nr,
            float alpha, float beta) {
   __m512 c0[R], c1[R];
+  // C's rows are ldc apart, often a multiple of 4 KiB, so the tile's 2·R lines fall into two L1 sets:
+  // fetched at the start they would evict each other (and A panel lines) long before the update.
+  // So the next tile's lines (32 columns to the right, where the driver goes next) go to L2 now, and
+  // this tile's rows into L1 during the last R k steps. Prefetches never fault, so addresses past
+  // the end of C are harmless.
+  const int64_t tail = kc >= 4 * R ? R : 0;
 #pragma GCC unroll 14
   for (int r = 0; r < R; r++) {
     c0[r] = _mm512_setzero_ps();
     c1[r] = _mm512_setzero_ps();
-    // This tile's rows into L1, and the next tile's (the 32 columns to the right, where the driver
-    // goes next) into L2. Prefetches never fault, so addresses past the end of C are harmless.
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
+    if (tail == 0) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
+    }
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 32), _MM_HINT_T1);
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 48), _MM_HINT_T1);
   }
-  for (int64_t k = 0; k < kc; k++) {
+  for (int64_t k = 0; k < kc - tail; k++) {
     // B panels stream from L2 (the A panel stays in L1): fetch 8 k steps (1 KiB) ahead.
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR + 16), _MM_HINT_T0);
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+    for (int r = 0; r < R; r++) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+      c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  const float* cp = c;
+  for (int64_t k = 0; k < tail; k++) {
+    _mm_prefetch(reinterpret_cast<const char*>(cp), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(cp + 16), _MM_HINT_T0);
+    cp += ldc;
     const __m512 b0 = _mm512_load_ps(b);
     const __m512 b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 14
@@ -125,13 +147,40 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
+/**
+ * Edge panels of mr rows through micro<RC> (RC > mr; the packed panel's rows past mr are zeros) into a
+ * buffer, then C = alpha·acc + beta·C for the mr real rows, rounded as micro does. GCC 12 spills a B
+ * vector to the stack in micro<11> and micro<13> (on every k step), which runs them at ~125 instead of
+ * ~180 GFLOP/s; the computed extra row costs less.
+ */
+template <int RC>
+void micro_via_buffer(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                      float alpha, float beta) {
+  alignas(64) float acc[RC * kNR];
+  micro<RC>(kc, a, b, acc, kNR, kNR, 1.0f, 0.0f);
+  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    const __m512 a0 = _mm512_load_ps(acc + r * kNR), a1 = _mm512_load_ps(acc + r * kNR + 16);
+    if (beta == 0) {
+      _mm512_mask_storeu_ps(cr, m0, _mm512_mul_ps(a0, va));
+      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_mul_ps(a1, va));
+    } else {
+      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(a0, va, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, cr))));
+      _mm512_mask_storeu_ps(cr + 16, m1,
+                            _mm512_fmadd_ps(a1, va, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16))));
+    }
+  }
+}
+
 void micro_dispatch(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
                     float alpha, float beta) {
   switch (mr) {
     case 14: micro<14>(kc, a, b, c, ldc, nr, alpha, beta); break;
-    case 13: micro<13>(kc, a, b, c, ldc, nr, alpha, beta); break;
+    case 13: micro_via_buffer<14>(kc, a, b, c, ldc, 13, nr, alpha, beta); break;
     case 12: micro<12>(kc, a, b, c, ldc, nr, alpha, beta); break;
-    case 11: micro<11>(kc, a, b, c, ldc, nr, alpha, beta); break;
+    case 11: micro_via_buffer<12>(kc, a, b, c, ldc, 11, nr, alpha, beta); break;
     case 10: micro<10>(kc, a, b, c, ldc, nr, alpha, beta); break;
     case 9: micro<9>(kc, a, b, c, ldc, nr, alpha, beta); break;
     case 8: micro<8>(kc, a, b, c, ldc, nr, alpha, beta); break;
