@@ -150,6 +150,25 @@ void depthwise_plane(const float* xplane, const float* wk, float* op, const Conv
   }
 }
 
+/** The views and geometry both kernels start from: x, weight, out (4-D float32) and attributes 0-6. */
+struct ConvArgs {
+  const View& x;
+  const View& w;
+  const View& out;
+  Geometry a;
+};
+
+ConvArgs conv_args(const Call& call, size_t nattrs, const char* weight_msg) {
+  call.expect(4, nattrs);
+  const View& x = dense_f32(call, 0);
+  const View& w = dense_f32(call, 1);
+  const View& out = dense_f32(call, 3);
+  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
+  check_rank4(call, w, weight_msg);
+  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
+  return {x, w, out, geometry(call)};
+}
+
 /** How the N·groups (image, group) pairs of a call are spread over the thread pool. */
 struct PairPlan {
   int64_t items;
@@ -184,14 +203,11 @@ void for_each_pair(const PairPlan& plan, size_t col_size, const Run& run) {
 }
 
 TESSERA_KERNEL(conv2d) {
-  call.expect(4, 7);
-  const View& x = dense_f32(call, 0);
-  const View& w = dense_f32(call, 1);
-  const View& out = dense_f32(call, 3);
-  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
-  check_rank4(call, w, "weight must be 4-D [O,C/groups,kh,kw]");
-  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
-  const Geometry a = geometry(call);
+  const ConvArgs args = conv_args(call, 7, "weight must be 4-D [O,C/groups,kh,kw]");
+  const View& x = args.x;
+  const View& w = args.w;
+  const View& out = args.out;
+  const Geometry& a = args.a;
   const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   const int64_t O = w.shape[0], Cg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
   call.check(C % a.g == 0, "groups must divide the input channels");
@@ -301,14 +317,11 @@ void col2im_channels(const float* col, int64_t L, float* ob, int64_t o0, int64_t
 }
 
 TESSERA_KERNEL(convTranspose2d) {
-  call.expect(4, 9);
-  const View& x = dense_f32(call, 0);
-  const View& w = dense_f32(call, 1);
-  const View& out = dense_f32(call, 3);
-  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
-  check_rank4(call, w, "weight must be 4-D [C,O/groups,kh,kw]");
-  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
-  const Geometry a = geometry(call);
+  const ConvArgs args = conv_args(call, 9, "weight must be 4-D [C,O/groups,kh,kw]");
+  const View& x = args.x;
+  const View& w = args.w;
+  const View& out = args.out;
+  const Geometry& a = args.a;
   const int64_t oph = attr_in(call, 7, 0, "outputPaddingH");
   const int64_t opw = attr_in(call, 8, 0, "outputPaddingW");
   call.check((oph < a.sh || oph < a.dh) && (opw < a.sw || opw < a.dw),
