@@ -17,25 +17,101 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+/**
+ * Freed blocks of 64 KiB and more, kept for reuse by size. A fresh large block costs a page fault
+ * per 4 KiB on first touch (more than a memory-bound kernel's whole run), and a training step frees
+ * and allocates the same sizes over and over. Capped (TESSERA_NATIVE_CACHE_MB, default 512);
+ * `emptyCache()` returns everything to the system. Used from the JS thread only.
+ */
+class BlockCache {
+ public:
+  static constexpr size_t kMinBytes = 64 * 1024;
+
+  BlockCache() {
+    size_t mb = 512;
+    if (const char* env = std::getenv("TESSERA_NATIVE_CACHE_MB")) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0') mb = static_cast<size_t>(v);
+    }
+    limit_ = mb * 1024 * 1024;
+  }
+  ~BlockCache() { clear(); }
+
+  /** Bytes actually allocated for a request: 64-byte multiples, 4 KiB multiples for cached sizes. */
+  static size_t rounded(size_t bytes) {
+    size_t r = (bytes + 63) / 64 * 64;
+    if (r == 0) r = 64;
+    if (r >= kMinBytes) r = (r + 4095) / 4096 * 4096;
+    return r;
+  }
+
+  void* take(size_t alloc) {
+    auto it = blocks_.find(alloc);
+    if (it != blocks_.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      cached_ -= alloc;
+      return p;
+    }
+    void* p = std::aligned_alloc(64, alloc);
+    if (!p && cached_ > 0) {  // out of memory: give the cache back and try once more
+      clear();
+      p = std::aligned_alloc(64, alloc);
+    }
+    return p;
+  }
+
+  void give(void* p, size_t alloc) {
+    if (alloc < kMinBytes || cached_ + alloc > limit_) {
+      std::free(p);
+      return;
+    }
+    blocks_[alloc].push_back(p);
+    cached_ += alloc;
+  }
+
+  void clear() {
+    for (auto& [size, list] : blocks_)
+      for (void* p : list) std::free(p);
+    blocks_.clear();
+    cached_ = 0;
+  }
+
+  size_t cached() const { return cached_; }
+
+ private:
+  std::unordered_map<size_t, std::vector<void*>> blocks_;
+  size_t cached_ = 0;
+  size_t limit_ = 0;
+};
+
 struct Buffer {
   DType dtype;
   int64_t numel;
   size_t bytes;
+  size_t alloc;
   void* data;
-  Buffer(DType d, int64_t n) : dtype(d), numel(n), bytes(static_cast<size_t>(n) * dtype_size(d)) {
+  std::shared_ptr<BlockCache> cache;
+  Buffer(DType d, int64_t n, std::shared_ptr<BlockCache> c)
+      : dtype(d),
+        numel(n),
+        bytes(static_cast<size_t>(n) * dtype_size(d)),
+        alloc(BlockCache::rounded(bytes)),
+        cache(std::move(c)) {
     // 64-byte alignment for SIMD loads; at least one cache line so that empty storages have an address.
-    size_t alloc = (bytes + 63) / 64 * 64;
-    if (alloc == 0) alloc = 64;
-    data = std::aligned_alloc(64, alloc);
+    data = cache->take(alloc);
     if (!data) throw std::bad_alloc();
   }
-  ~Buffer() { std::free(data); }
+  // Runs on the JS thread: async reads drop their reference in OnOK/OnError, never on a worker.
+  ~Buffer() { cache->give(data, alloc); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 };
 
 /** Per-environment state: the storage table (worker threads each get their own). */
 struct Instance {
+  std::shared_ptr<BlockCache> cache = std::make_shared<BlockCache>();
   std::unordered_map<uint32_t, std::shared_ptr<Buffer>> buffers;
   uint32_t next_id = 1;
   int64_t bytes = 0;
@@ -78,7 +154,7 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   Instance& inst = instance(env);
   std::shared_ptr<Buffer> buf;
   try {
-    buf = std::make_shared<Buffer>(static_cast<DType>(code), n);
+    buf = std::make_shared<Buffer>(static_cast<DType>(code), n, inst.cache);
   } catch (const std::bad_alloc&) {
     throw_js(env, "out of memory allocating " + std::to_string(n) + " elements of " +
                       dtype_name(static_cast<DType>(code)));
@@ -149,31 +225,36 @@ Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   return ab;
 }
 
-/** The copy of an async read runs on libuv's thread pool; the promise resolves with an ArrayBuffer. */
+/**
+ * An async read: the ArrayBuffer is created on the JS thread, the copy into it runs on libuv's
+ * thread pool (JS cannot see the buffer until the promise resolves), and the storage reference is
+ * released back on the JS thread.
+ */
 class ReadWorker : public Napi::AsyncWorker {
  public:
   ReadWorker(Napi::Env env, Range r)
-      : Napi::AsyncWorker(env), range_(std::move(r)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env), range_(std::move(r)), deferred_(Napi::Promise::Deferred::New(env)) {
+    auto ab = Napi::ArrayBuffer::New(env, range_.bytes);
+    dst_ = ab.Data();
+    target_ = Napi::Persistent(ab);
+  }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    bytes_.reset(new (std::nothrow) uint8_t[range_.bytes ? range_.bytes : 1]);
-    if (!bytes_) {
-      SetError("out of memory reading a storage");
-      return;
-    }
-    if (range_.bytes) std::memcpy(bytes_.get(), static_cast<uint8_t*>(range_.buf->data) + range_.begin, range_.bytes);
-    range_.buf.reset();
+    if (range_.bytes) std::memcpy(dst_, static_cast<uint8_t*>(range_.buf->data) + range_.begin, range_.bytes);
   }
   void OnOK() override {
-    auto ab = Napi::ArrayBuffer::New(Env(), range_.bytes);
-    if (range_.bytes) std::memcpy(ab.Data(), bytes_.get(), range_.bytes);
-    deferred_.Resolve(ab);
+    range_.buf.reset();
+    deferred_.Resolve(target_.Value());
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    range_.buf.reset();
+    deferred_.Reject(e.Value());
+  }
 
  private:
   Range range_;
-  std::unique_ptr<uint8_t[]> bytes_;
+  void* dst_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> target_;
   Napi::Promise::Deferred deferred_;
 };
 
@@ -295,7 +376,14 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(inst.buffers.size())));
   o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(inst.bytes)));
   o.Set("v8External", Napi::Number::New(info.Env(), static_cast<double>(inst.v8_external)));
+  o.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(inst.cache->cached())));
   return o;
+}
+
+/** emptyCache(): frees every cached block (live storages are untouched). */
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  instance(info.Env()).cache->clear();
+  return info.Env().Undefined();
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -362,6 +450,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execute", Napi::Function::New(env, Execute));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
   exports.Set("memory", Napi::Function::New(env, Memory));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));

@@ -64,8 +64,13 @@ export interface Addon {
   read(id: number, offset: number, size: number): Promise<ArrayBuffer>;
   execute(op: number, views: Float64Array, attrs: Float64Array): void;
   synchronize(): Promise<void>;
-  /** Live storages, their bytes, and V8's external-memory total after the addon's last adjustment. */
-  memory(): { handles: number; bytes: number; v8External: number };
+  /**
+   * Live storages and their bytes, V8's external-memory total after the addon's last adjustment, and
+   * the bytes of freed blocks kept for reuse.
+   */
+  memory(): { handles: number; bytes: number; v8External: number; cachedBytes: number };
+  /** Frees the blocks kept for reuse. */
+  emptyCache(): void;
   info(): AddonInfo;
   setNumThreads(n: number): number;
   fmaPeak(threads: number, seconds: number): number;

@@ -142,6 +142,19 @@ export class NativeBackend implements Backend {
     return this.addon.info().threads;
   }
 
+  /**
+   * Returns the freed blocks the addon keeps for reuse (64 KiB and larger, up to
+   * TESSERA_NATIVE_CACHE_MB, default 512) to the system. Live tensors are untouched.
+   */
+  emptyCache(): void {
+    this.addon.emptyCache();
+  }
+
+  /** Bytes of freed blocks kept for reuse. */
+  get cachedBytes(): number {
+    return this.addon.memory().cachedBytes;
+  }
+
   /** GFLOP/s of a register-resident FMA loop: the machine's single-precision peak on `threads` threads. */
   fmaPeak(threads = this.numThreads, seconds = 0.25): number {
     return this.addon.fmaPeak(threads, seconds);

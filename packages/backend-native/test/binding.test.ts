@@ -161,7 +161,28 @@ describe.runIf(nativeAvailable)("native binding: malformed calls throw, never cr
     // V8's external-memory total (what drives its GC heuristics) grew by the allocation.
     expect(during.v8External - baseline.v8External).toBe(64 * 1024 * 1024);
     addon.free(id);
-    expect(addon.memory()).toEqual(baseline);
+    const after = addon.memory();
+    expect([after.handles, after.bytes, after.v8External]).toEqual([
+      baseline.handles,
+      baseline.bytes,
+      baseline.v8External,
+    ]);
+  });
+
+  it("freed large blocks are kept for reuse until emptyCache()", () => {
+    addon.emptyCache();
+    expect(addon.memory().cachedBytes).toBe(0);
+    const a = addon.allocate(F32, 1 << 20); // 4 MiB
+    addon.free(a);
+    expect(addon.memory().cachedBytes).toBe(4 << 20);
+    const b = addon.allocate(F32, 1 << 20); // reuses the block
+    expect(addon.memory().cachedBytes).toBe(0);
+    addon.free(b);
+    const small = addon.allocate(F32, 16); // small blocks go straight back to malloc
+    addon.free(small);
+    expect(addon.memory().cachedBytes).toBe(4 << 20);
+    addon.emptyCache();
+    expect(addon.memory().cachedBytes).toBe(0);
   });
 
   it("an async read completes off the event loop and survives a free issued meanwhile", async () => {
