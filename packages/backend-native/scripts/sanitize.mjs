@@ -36,14 +36,8 @@ if (!asan || !existsSync(asan)) {
 }
 
 const args = process.argv.slice(2);
-const tests = args.length
-  ? args
-  : [
-      "test/binding.test.ts",
-      "test/conformance.test.ts",
-      "test/grad-conformance.test.ts",
-      "test/backend.test.ts",
-    ];
+// Default: every test file of the package (binding, fuzz, kernels, conformance forward and backward).
+const tests = args;
 const vitest = join(dirname(createRequire(import.meta.url).resolve("vitest/package.json")), "vitest.mjs");
 const run = spawnSync(process.execPath, [vitest, "run", ...tests], {
   cwd: pkgDir,
