@@ -3,7 +3,10 @@ import type { Workload } from "./workloads.js";
 
 /** One workload with its inputs allocated on one runner. */
 export interface PreparedCase {
-  /** Computes the op once and waits for the result to be readable (`await data()`), then frees the output. */
+  /**
+   * Computes the op once and waits until it is complete (Tessera: `backend.synchronize()`; tfjs:
+   * `await data()`, its only completion wait), then frees the output.
+   */
   run(): Promise<void>;
   /** Computes the op once and returns the output as float32 in PyTorch layout (for cross-checks). */
   output(): Promise<Float32Array>;

@@ -210,8 +210,10 @@ export function tesseraRunner(name: string, opts: TesseraRunnerOptions = {}): Ru
       return {
         async run() {
           // No tidy here: an op that leaks an intermediate shows up as leaked tensors in the report.
+          // Waits for the backend to finish (a no-op promise on synchronous CPU backends) without
+          // reading the result back: GFLOP/s measure the op, not a device-to-JS copy.
           const out = withBackend(name, fn);
-          await out.data();
+          await findBackend(name).synchronize();
           out.dispose();
         },
         async output() {
