@@ -165,8 +165,6 @@ constexpr int64_t kKC = 256;
 constexpr int64_t kMCRows = 336;
 constexpr int64_t kNC = 1024;
 
-/** Threads split a product by rows (each packing its own B) when each gets at least this many rows. */
-constexpr int64_t kRowSplitRows = 256;
 /** Below this many multiply-adds a product runs on one thread. */
 constexpr double kParallelMacs = 1 << 20;
 /** Below this many multiply-adds a product skips packing. */
@@ -394,25 +392,10 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     });
     return;
   }
-  // Otherwise, with enough rows, each thread takes an even share of the row panels as a single-threaded
-  // product: every thread packs the whole B block itself (B packing is the cheaper of the two), again
-  // without barriers or B lines moving between cores. 2 threads, idle machine, against sharing B
-  // blocks between threads: 1024³ ~290 -> ~304 GFLOP/s, 768³ +3-4%, 512³ +1-9%. The shares are
-  // static, so a thread the OS delays delays the product; the shared path below balances items.
-  if (threads > 1 && M >= kRowSplitRows * threads) {
-    const int64_t mr = micro_kernel().mr;
-    const int64_t mpanels = (M + mr - 1) / mr;
-    parallel_for(threads, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; t++) {
-        const int64_t i0 = mpanels * t / threads * mr;
-        const int64_t i1 = t + 1 == threads ? M : mpanels * (t + 1) / threads * mr;
-        if (i0 >= i1) continue;
-        packed_gemm(trans_a, trans_b, i1 - i0, N, K, alpha, A + i0 * (trans_a ? 1 : lda), lda, B, ldb, beta,
-                    C + i0 * ldc, ldc, 1);
-      }
-    });
-    return;
-  }
+  // Otherwise the threads share each packed B block and take work items from a counter. Static
+  // row shares (each thread a single-threaded product packing its own B) measured 3-5% faster on an
+  // idle machine but were not robust: in the bench, right after backend-js's runs left V8's
+  // background threads busy, 1024³ on 2 threads fell to 247-264 GFLOP/s against 287-295 here.
   packed_gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
