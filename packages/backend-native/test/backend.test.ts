@@ -24,7 +24,7 @@ import {
 } from "@tessera/core";
 import { describe, expect, it } from "vitest";
 import { NativeBackend } from "../src/index.js";
-import { nativeAvailable, unavailableReason } from "./native-available.js";
+import { nativeAvailable } from "./native-available.js";
 
 describe.runIf(nativeAvailable)("NativeBackend through core", () => {
   it("registers 'native' above backend-js and describes itself", () => {
@@ -114,8 +114,3 @@ describe.runIf(nativeAvailable)("NativeBackend through core", () => {
     });
   });
 });
-
-if (!nativeAvailable)
-  describe("NativeBackend through core", () => {
-    it.skip(`addon unavailable: ${unavailableReason}`, () => {});
-  });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { type Addon, DTYPE_CODES } from "../src/abi.js";
 import { loadAddon } from "../src/loader.js";
-import { nativeAvailable, unavailableReason } from "./native-available.js";
+import { nativeAvailable } from "./native-available.js";
 
 const F32 = DTYPE_CODES.float32;
 
@@ -209,8 +209,3 @@ describe.runIf(nativeAvailable)("native binding: malformed calls throw, never cr
     }
   });
 });
-
-if (!nativeAvailable)
-  describe("native binding", () => {
-    it.skip(`addon unavailable: ${unavailableReason}`, () => {});
-  });

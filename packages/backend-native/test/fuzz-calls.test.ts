@@ -4,11 +4,12 @@
  * must return or throw an Error; a crash would take the test worker down (and under the
  * sanitizer build, `test:sanitize`, any out-of-bounds access aborts the run).
  */
+import { ALL_FUSED_KERNELS, PRIMITIVE_KERNELS } from "@tessera/core";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Addon, DTYPE_CODES } from "../src/abi.js";
 import { loadAddon } from "../src/loader.js";
-import { nativeAvailable, unavailableReason } from "./native-available.js";
+import { nativeAvailable } from "./native-available.js";
 
 const STORAGE_ELEMENTS = 4096;
 const DTYPES = ["float32", "int32", "bool", "float16", "bfloat16"] as const;
@@ -35,7 +36,8 @@ const callArb = fc.record({
 
 describe.runIf(nativeAvailable)("native kernels survive arbitrary direct calls", () => {
   const addon = loadAddon().addon as Addon;
-  const ops = addon.info().ops;
+  // Without the addon, the contract's kernel names stand in, so the skipped tests are named.
+  const ops = nativeAvailable ? addon.info().ops : [...PRIMITIVE_KERNELS, ...ALL_FUSED_KERNELS];
 
   it.each(ops)("%s: every random call returns or throws an Error", (op) => {
     const code = ops.indexOf(op);
@@ -85,8 +87,3 @@ describe.runIf(nativeAvailable)("native kernels survive arbitrary direct calls",
     expect(threw + ran).toBe(300);
   });
 });
-
-if (!nativeAvailable)
-  describe("native kernels survive arbitrary direct calls", () => {
-    it.skip(`addon unavailable: ${unavailableReason}`, () => {});
-  });

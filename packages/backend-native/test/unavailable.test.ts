@@ -19,6 +19,7 @@ afterEach(() => {
 
 describe("native backend unavailable", () => {
   it("a missing binary is a reason, not an exception, and backend-js still works", async () => {
+    delete process.env.TESSERA_NATIVE; // TESSERA_NATIVE=off would take precedence over the missing binary
     process.env.TESSERA_NATIVE_BINARY = join(tmpdir(), "no-such-dir", "tessera_native.node");
     vi.resetModules();
     const native = await import("../src/index.js");
