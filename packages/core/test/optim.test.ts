@@ -1,5 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { adamUpdate, Generator, memory, randn, setBackend, tensor, tidy, zeros } from "../src/index.js";
+import {
+  adamUpdate,
+  assign,
+  Generator,
+  memory,
+  randn,
+  setBackend,
+  tensor,
+  tidy,
+  zeros,
+} from "../src/index.js";
 import { expectClose } from "./helpers.js";
 
 const close = expectClose;
@@ -155,5 +165,59 @@ describe("fused adamUpdate equals the composite", () => {
       close(ma, mb.dataSync());
       close(va, vb.dataSync());
     });
+  });
+});
+
+describe.each(["js", "js-prim"])("assign on %s", (backend) => {
+  beforeAll(() => setBackend(backend));
+
+  it("assign broadcasts and casts the source into the destination in place", () => {
+    tidy(() => {
+      const w = zeros([2, 3]);
+      const storage = w.storage;
+      const before = storage.version;
+      assign(w, tensor([1.5, 2, 3]));
+      expect(w.storage).toBe(storage);
+      expect(storage.version).toBe(before + 1);
+      expect(Array.from(w.dataSync() as Float32Array)).toEqual([1.5, 2, 3, 1.5, 2, 3]);
+      const n = zeros([3], { dtype: "int32" });
+      assign(n, tensor([1.9, -2.7, 3]));
+      expect(Array.from(n.dataSync() as Int32Array)).toEqual([1, -2, 3]);
+    });
+  });
+
+  it("assign writes through a view and handles a source overlapping the destination", () => {
+    tidy(() => {
+      const x = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] });
+      assign(x.select(0, 1), tensor([9, 9, 9]));
+      expect(Array.from(x.dataSync() as Float32Array)).toEqual([1, 2, 3, 9, 9, 9]);
+      const y = tensor([1, 2, 3, 4]);
+      assign(y, y.flip(0));
+      expect(Array.from(y.dataSync() as Float32Array)).toEqual([4, 3, 2, 1]);
+      const z = tensor([1, 2, 3, 4]);
+      assign(z.slice(0, 1, 4), z.slice(0, 0, 3));
+      expect(Array.from(z.dataSync() as Float32Array)).toEqual([1, 1, 2, 3]);
+    });
+  });
+
+  it("assign errors name the shapes", () => {
+    tidy(() => {
+      expect(() => assign(zeros([2, 3]), zeros([4]))).toThrow(
+        "assign: shapes [4] and [2,3] cannot be broadcast",
+      );
+      expect(() => assign(zeros([3]), zeros([2, 3]))).toThrow(
+        "assign: src of shape [2,3] does not broadcast to dst's shape [3]",
+      );
+    });
+  });
+
+  it("assign leaves no tensors behind", () => {
+    const w = zeros([4, 4]);
+    const src = randn([4]);
+    const before = memory().numTensors;
+    assign(w, src);
+    expect(memory().numTensors).toBe(before);
+    w.dispose();
+    src.dispose();
   });
 });

@@ -13,5 +13,7 @@ import "./interpolate.js";
 
 import { declareNonDifferentiable } from "../registry.js";
 
-// The optimizer's in-place update: it runs on leaves after backward and is never recorded.
+// The in-place ops (the optimizer's update and torch's copy_) run on leaves outside the graph and are
+// never recorded.
 declareNonDifferentiable("adamUpdate");
+declareNonDifferentiable("assign");

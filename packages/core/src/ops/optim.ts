@@ -1,15 +1,16 @@
 /**
- * The Adam / AdamW parameter update, the only in-place op in core (the optimizers in @tessera/nn call it
- * once per parameter per step). Fused kernel when the backend has one, else a composite whose results
- * are copied back into param, m and v.
+ * Core's two in-place ops, both for training state: `assign` (torch's `copy_`, used by optimizers,
+ * `loadStateDict` and running statistics) and the Adam / AdamW parameter update (the optimizers in
+ * @tessera/nn call it once per parameter per step; fused kernel when the backend has one, else a
+ * composite whose results are copied back into param, m and v).
  */
 import type { AdamAttrs } from "../backend.js";
 import { isHalf } from "../dtype.js";
 import { tidy } from "../engine.js";
-import { fmtShape, shapesEqual } from "../shape.js";
+import { broadcastShapes, fmtShape, shapesEqual } from "../shape.js";
 import type { Tensor } from "../tensor.js";
 import { traced } from "../trace.js";
-import { sameBackend } from "./dispatch.js";
+import { broadcastView, sameBackend } from "./dispatch.js";
 import { add, div, mul, sqrt, sub } from "./elementwise.js";
 import { fusedKernel, requireFloat } from "./internal.js";
 
@@ -112,3 +113,37 @@ export const adamUpdate = traced(
     });
   },
 );
+
+/**
+ * Copies `src` into `dst` in place, like torch's `dst.copy_(src)`: `src` broadcasts to `dst`'s shape
+ * and is converted to `dst`'s dtype (float→int truncates toward zero). `dst` may be a view; writing
+ * through it changes the tensor it views. Not recorded by autograd: call it on leaves (parameters,
+ * buffers, optimizer state) outside the graph.
+ *
+ * @example
+ * const w = zeros([2, 3]);
+ * assign(w, tensor([1, 2, 3])); // every row of w is now [1, 2, 3]
+ */
+export const assign = traced("assign", function assign(dst: Tensor, src: Tensor): void {
+  const op = "assign";
+  sameBackend(op, { dst, src });
+  dst.assertAlive(op);
+  src.assertAlive(op);
+  const target = broadcastShapes(src.shape, dst.shape, op);
+  if (!shapesEqual(target, dst.shape)) {
+    throw new RangeError(
+      `${op}: src of shape ${fmtShape(src.shape)} does not broadcast to dst's shape ${fmtShape(dst.shape)}`,
+    );
+  }
+  if (dst.size === 0) return;
+  const s = broadcastView(src, dst.shape);
+  // Overlapping source and destination (a tensor assigned a view of itself) goes through a copy.
+  const from = src.storage === dst.storage ? s.clone() : s;
+  try {
+    dst.storage.version++;
+    dst.backend.copy(from.kernelView, dst.kernelView);
+  } finally {
+    if (from !== s) from.dispose();
+    s.dispose();
+  }
+});
