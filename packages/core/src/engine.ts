@@ -180,6 +180,12 @@ export function untrackTensor(t: Disposable): void {
   t.scope = undefined;
 }
 
+/** Internal: moves one tensor's count between backends when `setData` rebinds it. */
+export function retrackTensor(from: Backend, to: Backend): void {
+  counters(from.name).tensors--;
+  counters(to.name).tensors++;
+}
+
 export interface MemoryInfo {
   numTensors: number;
   numStorages: number;

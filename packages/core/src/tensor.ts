@@ -12,6 +12,7 @@ import {
   findBackend,
   getBackend,
   releaseStorage,
+  retrackTensor,
   type Storage,
   trackTensor,
   untrackTensor,
@@ -118,6 +119,39 @@ export class Tensor implements Disposable {
   /** Exempts this tensor from every enclosing `tidy`/`scope`; the caller disposes it. */
   keep(): this {
     this.kept = true;
+    return this;
+  }
+
+  /**
+   * Rebinds this tensor to `src`'s data (storage, shape, strides, offset and dtype), like torch's
+   * `t.data = src`: whoever holds this tensor object (a module property, an optimizer, autograd's
+   * record of `requiresGrad`) sees the new data. `src` stays valid and shares the storage.
+   * `Module.to(backend)` moves parameters this way.
+   *
+   * @example
+   * const w = zeros([2]).keep();
+   * w.setData(ones([3], { backend: "js" })); // w is now [1, 1, 1]
+   */
+  setData(src: Tensor): this {
+    this.assertAlive("setData");
+    src.assertAlive("setData");
+    if (src === this) return this;
+    const self = this as unknown as {
+      storage: Storage;
+      shape: readonly number[];
+      strides: readonly number[];
+      offset: number;
+      dtype: DType;
+    };
+    const old = this.storage;
+    src.storage.refs++;
+    if (src.storage.backend !== old.backend) retrackTensor(old.backend, src.storage.backend);
+    self.storage = src.storage;
+    self.shape = src.shape;
+    self.strides = src.strides;
+    self.offset = src.offset;
+    self.dtype = src.dtype;
+    releaseStorage(old);
     return this;
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import "@tessera/backend-js";
-import { dispose, keep, memory, ones, randn, scope, tensor, tidy, zeros } from "../src/index.js";
+import "./helpers.js";
+import { dispose, keep, memory, ones, randn, scope, setBackend, tensor, tidy, zeros } from "../src/index.js";
 
 describe("memory scopes", () => {
   it("a 10,000-iteration loop of tensor ops inside tidy keeps numTensors flat", () => {
@@ -116,5 +117,28 @@ describe("memory scopes", () => {
     t.dispose();
     expect(memory().numBytes).toBe(start.numBytes);
     expect(() => t.add(1)).toThrow(/add: tensor \[10\] \(float64\) was already disposed/);
+  });
+});
+
+describe("setData", () => {
+  it("setData rebinds a tensor to another tensor's data, across backends, keeping the object", () => {
+    setBackend("js");
+    const w = zeros([2]);
+    const src = tensor([1, 2, 3], { backend: "js-prim" });
+    const before = memory();
+    w.setData(src);
+    expect(w.backendName).toBe("js-prim");
+    expect(w.shape).toEqual([3]);
+    expect(Array.from(w.dataSync() as Float32Array)).toEqual([1, 2, 3]);
+    const after = memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.backends.js!.numTensors).toBe(before.backends.js!.numTensors - 1);
+    expect(after.backends["js-prim"]!.numTensors).toBe(before.backends["js-prim"]!.numTensors + 1);
+    // The old storage is freed; src and w now share one.
+    expect(after.numStorages).toBe(before.numStorages - 1);
+    src.dispose();
+    expect(Array.from(w.dataSync() as Float32Array)).toEqual([1, 2, 3]);
+    w.dispose();
+    expect(memory().numStorages).toBe(before.numStorages - 2);
   });
 });
