@@ -65,6 +65,7 @@ export {
   type LoadedTorchOpCase,
   listTorchOpCaseFiles,
   loadTorchOpCase,
+  makeInputs as makeTorchInputs,
   runTorchOpCase,
   runTorchOpCases,
   TORCH_OP_CASES,
