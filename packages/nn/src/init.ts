@@ -240,7 +240,7 @@ export function truncNormal(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: I
   const out = new Float32Array(draws.length);
   for (let i = 0; i < draws.length; i++) {
     const v = mean + std * Math.SQRT2 * erfinv(draws[i]!);
-    out[i] = v < a ? a : v > b ? b : v;
+    out[i] = Math.min(Math.max(v, a), b);
   }
   return fill(t, (backend) => tensor(out, { shape: t.shape, backend }));
 }
