@@ -1,6 +1,6 @@
 /** Dropout (PyTorch's `nn.Dropout`). */
 import { dropout, type Generator, type Tensor } from "@tessera/core";
-import { Module } from "./module.js";
+import { formatFloat, Module } from "./module.js";
 
 export interface DropoutModuleOptions {
   /** The stream for the keep masks (default: core's global generator). */
@@ -34,6 +34,6 @@ export class Dropout extends Module {
   }
 
   override extraRepr(): string {
-    return `p=${this.p}, inplace=False`;
+    return `p=${formatFloat(this.p)}, inplace=False`;
   }
 }

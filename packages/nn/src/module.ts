@@ -32,6 +32,22 @@ export interface NumParametersOptions {
 
 const NAME = /^[^.]+$/;
 
+/**
+ * A float as Python's `repr` writes it (`1e-05`, `0.1`, `2.0`), so `toString()` reads like PyTorch's
+ * module printout.
+ */
+export function formatFloat(x: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  const ax = Math.abs(x);
+  if (ax !== 0 && (ax < 1e-4 || ax >= 1e16)) {
+    const [mant, exp] = x.toExponential().split("e") as [string, string];
+    const sign = exp.startsWith("-") ? "-" : "+";
+    const digits = exp.replace(/^[+-]/, "").padStart(2, "0");
+    return `${mant}e${sign}${digits}`;
+  }
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
 function checkName(owner: Module, kind: string, name: string): void {
   if (typeof name !== "string" || !NAME.test(name)) {
     throw new TypeError(

@@ -1,7 +1,7 @@
 /** Normalisation layers: LayerNorm (and the batch and group norms below it). */
 import { empty, layerNorm, type Tensor } from "@tessera/core";
 import * as init from "./init.js";
-import { Module } from "./module.js";
+import { formatFloat, Module } from "./module.js";
 
 export interface LayerNormOptions {
   /** Added to the variance inside the square root (default 1e-5, PyTorch's). */
@@ -44,6 +44,6 @@ export class LayerNorm extends Module {
   }
 
   override extraRepr(): string {
-    return `(${this.normalizedShape.join(", ")}${this.normalizedShape.length === 1 ? "," : ""}), eps=${this.eps}, elementwise_affine=${this.weight ? "True" : "False"}`;
+    return `(${this.normalizedShape.join(", ")}${this.normalizedShape.length === 1 ? "," : ""}), eps=${formatFloat(this.eps)}, elementwise_affine=${this.weight ? "True" : "False"}`;
   }
 }
