@@ -166,6 +166,20 @@ describe.each(TEST_BACKENDS)("Transformer encoder behaviour on %s", (backend) =>
     b.dispose();
   });
 
+  it("sequence-first [S, B, D] input equals batch-first on the transposed input", () => {
+    const a = new TransformerEncoderLayer(16, 4, { ...layerOpts, dropout: 0 }).to(backend);
+    const b = new TransformerEncoderLayer(16, 4, { ...layerOpts, dropout: 0, batchFirst: false }).to(backend);
+    b.loadStateDict(a.stateDict());
+    tidy(() => {
+      const x = randn([2, 5, 16], { backend });
+      const ya = a.forward(x).dataSync() as Float32Array;
+      const yb = b.forward(x.transpose(0, 1)).transpose(0, 1).contiguous().dataSync() as Float32Array;
+      for (let i = 0; i < ya.length; i++) expect(Math.abs(ya[i]! - yb[i]!)).toBeLessThanOrEqual(1e-5);
+    });
+    a.dispose();
+    b.dispose();
+  });
+
   it("isCausal equals a causal bool mask (true = not allowed) through the encoder", () => {
     const template = new TransformerEncoderLayer(16, 4, { ...layerOpts, dropout: 0 }).to(backend);
     const enc = new TransformerEncoder(template, 2);
