@@ -125,7 +125,11 @@ export function xavierNormal(t: Tensor, gain = 1, opts: InitOptions = {}): Tenso
 
 function kaimingStd(t: Tensor, opts: KaimingOptions): number {
   const [fanIn, fanOut] = fans(t);
-  const fan = (opts.mode ?? "fanIn") === "fanIn" ? fanIn : fanOut;
+  const mode = opts.mode ?? "fanIn";
+  if (mode !== "fanIn" && mode !== "fanOut") {
+    throw new RangeError(`kaiming: mode must be 'fanIn' or 'fanOut', got ${JSON.stringify(mode)}`);
+  }
+  const fan = mode === "fanIn" ? fanIn : fanOut;
   const gain = calculateGain(opts.nonlinearity ?? "leaky_relu", opts.a ?? 0);
   return gain / Math.sqrt(fan);
 }
