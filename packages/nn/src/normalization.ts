@@ -20,6 +20,8 @@ export interface LayerNormOptions {
   eps?: number;
   /** Learnable per-element weight (initialised to 1) and bias (to 0); default true. */
   elementwiseAffine?: boolean;
+  /** With `elementwiseAffine`, also learn the bias (default true; PyTorch ≥ 2.1's `bias`). */
+  bias?: boolean;
 }
 
 /**
@@ -48,7 +50,8 @@ export class LayerNorm extends Module {
     this.eps = opts.eps ?? 1e-5;
     const affine = opts.elementwiseAffine ?? true;
     this.weight = this.registerParameter("weight", affine ? init.ones(empty(this.normalizedShape)) : null);
-    this.bias = this.registerParameter("bias", affine ? init.zeros(empty(this.normalizedShape)) : null);
+    const bias = affine && (opts.bias ?? true);
+    this.bias = this.registerParameter("bias", bias ? init.zeros(empty(this.normalizedShape)) : null);
   }
 
   override forward(x: Tensor): Tensor {
@@ -58,18 +61,6 @@ export class LayerNorm extends Module {
   override extraRepr(): string {
     return `(${this.normalizedShape.join(", ")}${this.normalizedShape.length === 1 ? "," : ""}), eps=${formatFloat(this.eps)}, elementwise_affine=${this.weight ? "True" : "False"}`;
   }
-}
-
-/** Python's repr of a float (`1e-05`, `0.1`, `1.0`), for `extraRepr`s that print like PyTorch's. */
-function pyFloat(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
-  const a = Math.abs(v);
-  if (a !== 0 && Number.isFinite(v) && (a < 1e-4 || a >= 1e16)) {
-    const [m, e] = v.toExponential().split("e") as [string, string];
-    const n = Number(e);
-    return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
-  }
-  return String(v);
 }
 
 const pyBool = (b: boolean) => (b ? "True" : "False");
@@ -207,8 +198,8 @@ export class BatchNorm2d extends Module {
   }
 
   override extraRepr(): string {
-    const m = this.momentum === null ? "None" : pyFloat(this.momentum);
-    return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${m}, affine=${pyBool(this.affine)}, track_running_stats=${pyBool(this.trackRunningStats)}`;
+    const m = this.momentum === null ? "None" : formatFloat(this.momentum);
+    return `${this.numFeatures}, eps=${formatFloat(this.eps)}, momentum=${m}, affine=${pyBool(this.affine)}, track_running_stats=${pyBool(this.trackRunningStats)}`;
   }
 }
 
@@ -278,6 +269,6 @@ export class GroupNorm extends Module {
   }
 
   override extraRepr(): string {
-    return `${this.numGroups}, ${this.numChannels}, eps=${pyFloat(this.eps)}, affine=${pyBool(this.affine)}`;
+    return `${this.numGroups}, ${this.numChannels}, eps=${formatFloat(this.eps)}, affine=${pyBool(this.affine)}`;
   }
 }

@@ -29,7 +29,7 @@ export interface TransformerEncoderLayerOptions {
   batchFirst?: boolean;
   /** Pre-norm (true) or post-norm (false, the default). */
   normFirst?: boolean;
-  /** Biases on the attention and feed-forward projections (default true). */
+  /** Biases on the attention and feed-forward projections and the layer norms (default true). */
   bias?: boolean;
   /** The stream for initialisation and dropout masks (default: core's global generator). */
   generator?: Generator;
@@ -101,8 +101,8 @@ export class TransformerEncoderLayer extends Module {
     this.linear1 = this.registerModule("linear1", new Linear(dModel, ff, { bias, generator }));
     this.dropout = this.registerModule("dropout", new Dropout(p, { generator }));
     this.linear2 = this.registerModule("linear2", new Linear(ff, dModel, { bias, generator }));
-    this.norm1 = this.registerModule("norm1", new LayerNorm(dModel, { eps }));
-    this.norm2 = this.registerModule("norm2", new LayerNorm(dModel, { eps }));
+    this.norm1 = this.registerModule("norm1", new LayerNorm(dModel, { eps, bias }));
+    this.norm2 = this.registerModule("norm2", new LayerNorm(dModel, { eps, bias }));
     this.dropout1 = this.registerModule("dropout1", new Dropout(p, { generator }));
     this.dropout2 = this.registerModule("dropout2", new Dropout(p, { generator }));
   }

@@ -1,6 +1,6 @@
 /** Upsample: spatial resizing as a layer (PyTorch's `nn.Upsample`), via core's `interpolate`. */
 import { fmtShape, type InterpolateOptions, interpolate, type Tensor } from "@tessera/core";
-import { Module } from "./module.js";
+import { formatFloat, Module } from "./module.js";
 
 export interface UpsampleOptions {
   /** Output [H, W] (or one int for both). Exactly one of `size` and `scaleFactor`. */
@@ -14,7 +14,6 @@ export interface UpsampleOptions {
 }
 
 /** Python's repr of a float: 2 → "2.0". */
-const pyFloat = (v: number) => (Number.isInteger(v) ? v.toFixed(1) : String(v));
 
 /**
  * Resizes `[N, C, H, W]` inputs to `size` or by `scaleFactor` with F.interpolate's 1.13 rules.
@@ -59,7 +58,7 @@ export class Upsample extends Module {
   override extraRepr(): string {
     const info =
       this.scaleFactor !== undefined
-        ? `scale_factor=${typeof this.scaleFactor === "number" ? pyFloat(this.scaleFactor) : `(${this.scaleFactor.map(pyFloat).join(", ")})`}`
+        ? `scale_factor=${typeof this.scaleFactor === "number" ? formatFloat(this.scaleFactor) : `(${this.scaleFactor.map(formatFloat).join(", ")})`}`
         : `size=${typeof this.size === "number" ? this.size : `(${this.size!.join(", ")})`}`;
     return `${info}, mode=${this.mode}`;
   }

@@ -97,14 +97,16 @@ describe("TransformerEncoderLayer and TransformerEncoder structure", () => {
     layer.dispose();
   });
 
-  it("bias false removes the attention and feed-forward biases", () => {
+  it("bias false removes every bias, the layer norms' included (PyTorch 2.1's bias=False)", () => {
     const layer = new TransformerEncoderLayer(8, 2, { dimFeedforward: 16, bias: false });
     const keys = [...layer.stateDict().keys()];
-    expect(keys.filter((k) => k.startsWith("self_attn") || k.startsWith("linear"))).toEqual([
+    expect(keys).toEqual([
       "self_attn.in_proj_weight",
       "self_attn.out_proj.weight",
       "linear1.weight",
       "linear2.weight",
+      "norm1.weight",
+      "norm2.weight",
     ]);
     layer.dispose();
   });
