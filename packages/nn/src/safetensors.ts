@@ -143,7 +143,12 @@ export interface ParseSafetensorsOptions {
   byteLength?: number;
 }
 
-/** Bytes per element of a safetensors dtype. */
+/**
+ * Bytes per element of a safetensors dtype.
+ *
+ * @example
+ * safetensorsDTypeSize("BF16"); // 2
+ */
 export function safetensorsDTypeSize(dtype: SafetensorsDType): number {
   return DTYPE_BYTES[dtype];
 }
@@ -229,6 +234,7 @@ export function parseSafetensorsHeader(
   const tensors = new Map<string, SafetensorsTensorInfo>();
   for (const [name, raw] of root) {
     if (name === "__metadata__") {
+      if (raw === null) continue; // the reference implementation reads null as "no metadata"
       if (!(raw instanceof Map)) fail(`__metadata__ must be an object, got ${describe(raw)}`);
       metadata = {};
       for (const [k, v] of raw as JsonObject) {
@@ -782,9 +788,8 @@ function parseJson(s: string, fail: (msg: string) => never): JsonObject {
     }
     return fail(`unexpected ${i < s.length ? JSON.stringify(s[i]) : "end"} ${at()}`);
   };
-  // The reference implementation requires the header to start with '{' (no BOM, no whitespace).
-  if (s[0] !== "{")
-    fail(`expected a JSON object starting with '{', got ${s.length ? JSON.stringify(s[0]) : "nothing"}`);
+  ws();
+  if (s[i] !== "{") fail(`expected a JSON object, got ${i < s.length ? JSON.stringify(s[i]) : "nothing"}`);
   const root = value(0) as JsonObject;
   ws();
   if (i !== s.length) fail(`unexpected ${JSON.stringify(s[i])} after the JSON object ${at()}`);
