@@ -272,6 +272,28 @@ describe("loading", () => {
     t.dispose();
   });
 
+  it("a file written by Python's safetensors loads with the documented dtype mapping", () => {
+    const path = new URL("safetensors/python-dtypes.safetensors", FIXTURES).pathname;
+    const { tensors, metadata } = loadSync(path, { backend: "js" });
+    expect(metadata?.writer).toBe("safetensors 0.8.0");
+    const got = (n: string) => ({
+      dtype: tensors.get(n)!.dtype,
+      shape: tensors.get(n)!.shape,
+      v: [...tensors.get(n)!.dataSync()],
+    });
+    expect(got("i64")).toEqual({ dtype: "int32", shape: [2, 2], v: [-(2 ** 31), 2 ** 31 - 1, 0, -7] });
+    expect(got("u8")).toEqual({ dtype: "int32", shape: [3], v: [0, 128, 255] });
+    expect(got("bool")).toEqual({ dtype: "bool", shape: [3], v: [1, 0, 1] });
+    expect(got("f64").dtype).toBe("float64");
+    expect(got("bf16")).toEqual({
+      dtype: "bfloat16",
+      shape: [2, 2, 2],
+      v: [0, -0, Number.NaN, Infinity, -Infinity, 1.5, -2.25, 0.00099945068359375],
+    });
+    expect(got("f32.scalar")).toEqual({ dtype: "float32", shape: [], v: [-0] });
+    disposeAll(tensors);
+  });
+
   it("a missing file is Node's ENOENT error, which names the path", async () => {
     const path = join(dir, "does-not-exist.safetensors");
     await expect(load(path)).rejects.toThrow(new RegExp(`ENOENT.*${path}`));
