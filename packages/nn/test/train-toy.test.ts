@@ -18,9 +18,9 @@ import { describe, expect, it } from "vitest";
 import {
   AdamW,
   Linear,
-  type Module,
   ReLU,
   Sequential,
+  type TensorModule,
   TransformerEncoder,
   TransformerEncoderLayer,
 } from "../src/index.js";
@@ -36,7 +36,7 @@ interface Run {
 /** Trains `build()` on (x, y) full-batch with AdamW for `steps` steps on `backend`. */
 function train(
   backend: string,
-  build: () => Module & { forward(x: Tensor): Tensor },
+  build: () => TensorModule,
   data: () => [Tensor, Tensor],
   steps: number,
   lr: number,
