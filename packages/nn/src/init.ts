@@ -38,7 +38,12 @@ export interface KaimingOptions extends InitOptions {
   nonlinearity?: Nonlinearity;
 }
 
-/** The recommended gain for a nonlinearity (PyTorch's `calculate_gain`). */
+/**
+ * The recommended gain for a nonlinearity (PyTorch's `calculate_gain`).
+ *
+ * @example
+ * init.calculateGain("relu"); // √2
+ */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
     case "linear":
@@ -64,6 +69,9 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 /**
  * `[fanIn, fanOut]` of a weight as PyTorch computes them: dim 1 and dim 0 times the receptive field
  * (the product of dims 2…). A ConvTranspose2d weight `[in, out, kh, kw]` therefore has fan-in `out·kh·kw`.
+ *
+ * @example
+ * init.fans(empty([64, 3, 7, 7])); // [147, 3136]
  */
 export function fans(t: Tensor): [number, number] {
   if (t.rank < 2) {
@@ -87,37 +95,74 @@ function fill(t: Tensor, make: (backend: string) => Tensor): Tensor {
   return t;
 }
 
-/** Fills `t` from U(low, high). */
+/**
+ * Fills `t` from U(low, high).
+ *
+ * @example
+ * init.uniform(empty([4, 4]), -0.1, 0.1);
+ */
 export function uniform(t: Tensor, low = 0, high = 1, opts: InitOptions = {}): Tensor {
   return fill(t, (backend) => uniformTensor(t.shape, low, high, { backend, generator: opts.generator }));
 }
 
-/** Fills `t` from N(mean, std²). */
+/**
+ * Fills `t` from N(mean, std²).
+ *
+ * @example
+ * init.normal(empty([4, 4]), 0, 0.02);
+ */
 export function normal(t: Tensor, mean = 0, std = 1, opts: InitOptions = {}): Tensor {
   return fill(t, (backend) => normalTensor(t.shape, mean, std, { backend, generator: opts.generator }));
 }
 
-/** Fills `t` with `value`. */
+/**
+ * Fills `t` with `value`.
+ *
+ * @example
+ * init.constant(empty([4]), 0.5);
+ */
 export function constant(t: Tensor, value: number): Tensor {
   return fill(t, (backend) => tensor(value, { backend }));
 }
 
+/**
+ * Fills `t` with 0.
+ *
+ * @example
+ * init.zeros(empty([4]));
+ */
 export function zeros(t: Tensor): Tensor {
   return constant(t, 0);
 }
 
+/**
+ * Fills `t` with 1.
+ *
+ * @example
+ * init.ones(empty([4]));
+ */
 export function ones(t: Tensor): Tensor {
   return constant(t, 1);
 }
 
-/** Glorot uniform: U(−b, b) with b = gain·sqrt(6 / (fanIn + fanOut)). */
+/**
+ * Glorot uniform: U(−b, b) with b = gain·sqrt(6 / (fanIn + fanOut)).
+ *
+ * @example
+ * init.xavierUniform(empty([96, 32])); // MultiheadAttention's in_proj_weight
+ */
 export function xavierUniform(t: Tensor, gain = 1, opts: InitOptions = {}): Tensor {
   const [fanIn, fanOut] = fans(t);
   const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(t, -bound, bound, opts);
 }
 
-/** Glorot normal: N(0, std²) with std = gain·sqrt(2 / (fanIn + fanOut)). */
+/**
+ * Glorot normal: N(0, std²) with std = gain·sqrt(2 / (fanIn + fanOut)).
+ *
+ * @example
+ * init.xavierNormal(empty([128, 64]));
+ */
 export function xavierNormal(t: Tensor, gain = 1, opts: InitOptions = {}): Tensor {
   const [fanIn, fanOut] = fans(t);
   return normal(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)), opts);
@@ -134,13 +179,23 @@ function kaimingStd(t: Tensor, opts: KaimingOptions): number {
   return gain / Math.sqrt(fan);
 }
 
-/** He uniform: U(−b, b) with b = gain·sqrt(3 / fan). `{ a: Math.sqrt(5) }` is PyTorch's Linear/Conv default. */
+/**
+ * He uniform: U(−b, b) with b = gain·sqrt(3 / fan). `{ a: Math.sqrt(5) }` is PyTorch's Linear/Conv default.
+ *
+ * @example
+ * init.kaimingUniform(empty([128, 64]), { a: Math.sqrt(5) }); // Linear's default
+ */
 export function kaimingUniform(t: Tensor, opts: KaimingOptions = {}): Tensor {
   const bound = Math.sqrt(3) * kaimingStd(t, opts);
   return uniform(t, -bound, bound, opts);
 }
 
-/** He normal: N(0, std²) with std = gain / sqrt(fan). */
+/**
+ * He normal: N(0, std²) with std = gain / sqrt(fan).
+ *
+ * @example
+ * init.kaimingNormal(empty([64, 3, 3, 3]), { mode: "fanOut", nonlinearity: "relu" });
+ */
 export function kaimingNormal(t: Tensor, opts: KaimingOptions = {}): Tensor {
   return normal(t, 0, kaimingStd(t, opts), opts);
 }
@@ -223,6 +278,9 @@ function erf(x: number): number {
 /**
  * Normal N(mean, std²) truncated to [a, b], by inverse-CDF sampling like PyTorch's
  * `trunc_normal_` (uniform draws from core's generator, transformed in float64).
+ *
+ * @example
+ * init.truncNormal(empty([1, 197, 768]), 0, 0.02); // timm's pos_embed init
  */
 export function truncNormal(t: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: InitOptions = {}): Tensor {
   if (!(a < b)) throw new RangeError(`truncNormal: need a < b, got a=${a}, b=${b}`);

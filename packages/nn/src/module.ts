@@ -35,6 +35,9 @@ const NAME = /^[^.]+$/;
 /**
  * A float as Python's `repr` writes it (`1e-05`, `0.1`, `2.0`), so `toString()` reads like PyTorch's
  * module printout.
+ *
+ * @example
+ * formatFloat(1e-5); // "1e-05"
  */
 export function formatFloat(x: number): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
