@@ -9,6 +9,7 @@ export type { Scalar, TensorLike } from "./ops/dispatch.js";
 export * from "./ops/elementwise.js";
 export * from "./ops/format.js";
 export * from "./ops/fused-backward.js";
+export { intPair } from "./ops/internal.js";
 export * from "./ops/interpolate.js";
 export * from "./ops/linalg.js";
 export * from "./ops/loss.js";

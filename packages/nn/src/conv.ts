@@ -2,12 +2,22 @@
  * 2-D convolutions (PyTorch's `nn.Conv2d` and `nn.ConvTranspose2d`): keys `weight`, `bias`, PyTorch's
  * default initialisation, and core's `conv2d` / `convTranspose2d` for the computation.
  */
-import { conv2d, convTranspose2d, empty, fmtShape, pad, type Tensor, tidy } from "@tessera/core";
+import {
+  conv2d,
+  convTranspose2d,
+  empty,
+  fmtShape,
+  type IntPair,
+  intPair,
+  pad,
+  type Tensor,
+  tidy,
+} from "@tessera/core";
 import * as init from "./init.js";
 import { Module } from "./module.js";
 
 /** One int for both spatial dims, or `[h, w]`. */
-export type Size2 = number | readonly [number, number];
+export type Size2 = IntPair;
 
 export interface Conv2dModuleOptions extends init.InitOptions {
   stride?: Size2;
@@ -32,22 +42,6 @@ export interface ConvTranspose2dModuleOptions extends init.InitOptions {
   groups?: number;
   bias?: boolean;
   dilation?: Size2;
-}
-
-function pair(
-  owner: string,
-  name: string,
-  v: Size2 | undefined,
-  dflt: number,
-  min: number,
-): [number, number] {
-  const p = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : Array.isArray(v) ? [...v] : [];
-  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw new RangeError(
-      `${owner}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`,
-    );
-  }
-  return p as [number, number];
 }
 
 function checkChannels(owner: string, inChannels: number, outChannels: number, groups: number): void {
@@ -119,9 +113,9 @@ export class Conv2d extends Module {
     super();
     this.groups = opts.groups ?? 1;
     checkChannels("Conv2d", inChannels, outChannels, this.groups);
-    this.kernelSize = pair("Conv2d", "kernelSize", kernelSize, 1, 1);
-    this.stride = pair("Conv2d", "stride", opts.stride, 1, 1);
-    this.dilation = pair("Conv2d", "dilation", opts.dilation, 1, 1);
+    this.kernelSize = intPair("Conv2d", "kernelSize", kernelSize, 1, 1);
+    this.stride = intPair("Conv2d", "stride", opts.stride, 1, 1);
+    this.dilation = intPair("Conv2d", "dilation", opts.dilation, 1, 1);
     const p = opts.padding;
     if (p === "same" || p === "valid") {
       if (p === "same" && !isDefault(this.stride, 1)) {
@@ -133,7 +127,7 @@ export class Conv2d extends Module {
     } else if (typeof p === "string") {
       throw new RangeError(`Conv2d: padding must be a number, a pair, 'same' or 'valid', got '${p}'`);
     } else {
-      this.padding = pair("Conv2d", "padding", p, 0, 0);
+      this.padding = intPair("Conv2d", "padding", p, 0, 0);
     }
     const [kh, kw] = this.kernelSize;
     this.weight = this.registerParameter("weight", empty([outChannels, inChannels / this.groups, kh, kw]));
@@ -207,11 +201,11 @@ export class ConvTranspose2d extends Module {
     if (typeof (opts.padding as unknown) === "string") {
       throw new RangeError(`${owner}: padding must be a number or a pair ('same'/'valid' are Conv2d only)`);
     }
-    this.kernelSize = pair(owner, "kernelSize", kernelSize, 1, 1);
-    this.stride = pair(owner, "stride", opts.stride, 1, 1);
-    this.padding = pair(owner, "padding", opts.padding, 0, 0);
-    this.outputPadding = pair(owner, "outputPadding", opts.outputPadding, 0, 0);
-    this.dilation = pair(owner, "dilation", opts.dilation, 1, 1);
+    this.kernelSize = intPair(owner, "kernelSize", kernelSize, 1, 1);
+    this.stride = intPair(owner, "stride", opts.stride, 1, 1);
+    this.padding = intPair(owner, "padding", opts.padding, 0, 0);
+    this.outputPadding = intPair(owner, "outputPadding", opts.outputPadding, 0, 0);
+    this.dilation = intPair(owner, "dilation", opts.dilation, 1, 1);
     for (const i of [0, 1]) {
       if (this.outputPadding[i]! >= this.stride[i]! && this.outputPadding[i]! >= this.dilation[i]!) {
         throw new RangeError(

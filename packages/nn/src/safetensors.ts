@@ -37,8 +37,8 @@ export type SafetensorsDType =
   | "I64"
   | "U64";
 
-// In the reference implementation's enum order: the writer sorts by it, descending.
-const DTYPE_ORDER: readonly SafetensorsDType[] = [
+/** Every dtype of the format, in the reference implementation's enum order (the writer sorts by it, descending). */
+export const SAFETENSORS_DTYPES: readonly SafetensorsDType[] = [
   "BOOL",
   "U8",
   "I8",
@@ -55,7 +55,7 @@ const DTYPE_ORDER: readonly SafetensorsDType[] = [
   "I64",
   "U64",
 ];
-const DTYPE_RANK = new Map(DTYPE_ORDER.map((d, i) => [d, i]));
+const DTYPE_RANK = new Map(SAFETENSORS_DTYPES.map((d, i) => [d, i]));
 const DTYPE_BYTES: Record<SafetensorsDType, number> = {
   BOOL: 1,
   U8: 1,
@@ -252,7 +252,7 @@ export function parseSafetensorsHeader(
       fail(
         dtype === undefined
           ? `${where}: no dtype`
-          : `${where}: unknown dtype ${typeof dtype === "string" ? JSON.stringify(dtype) : describe(dtype)} (known: ${DTYPE_ORDER.join(", ")})`,
+          : `${where}: unknown dtype ${typeof dtype === "string" ? JSON.stringify(dtype) : describe(dtype)} (known: ${SAFETENSORS_DTYPES.join(", ")})`,
       );
     }
     const shapeRaw = entry.get("shape");

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   parseSafetensors,
   parseSafetensorsHeader,
+  SAFETENSORS_DTYPES,
   SafetensorsError,
   type SafetensorsFile,
   type SafetensorsTensor,
@@ -15,23 +16,7 @@ import {
   serializeSafetensors,
 } from "../src/safetensors.js";
 
-const DTYPES = [
-  "BOOL",
-  "U8",
-  "I8",
-  "F8_E5M2",
-  "F8_E4M3",
-  "I16",
-  "U16",
-  "F16",
-  "BF16",
-  "I32",
-  "U32",
-  "F32",
-  "F64",
-  "I64",
-  "U64",
-] as const;
+const DTYPES = SAFETENSORS_DTYPES;
 
 type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
