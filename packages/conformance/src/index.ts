@@ -59,6 +59,13 @@ export { supportTable } from "./support.js";
 export * from "./tolerances.js";
 export { TORCH_EDGE_CASES, TORCH_EDGE_FIXTURES_DIR } from "./torch/edge-cases.js";
 export {
+  runTorchModuleCase,
+  type TorchModuleCase,
+  type TorchModuleCaseOptions,
+  type TorchModuleCaseReport,
+  type TorchModuleLike,
+} from "./torch/module-cases.js";
+export {
   type CompareOptions,
   compareWithTorchGolden,
   describeTorchOpResult,
