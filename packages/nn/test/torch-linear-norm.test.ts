@@ -35,7 +35,7 @@ describe("the PyTorch harness itself", () => {
     const wrongForward = runModuleCase(
       "linear",
       moduleCase<Linear>({
-        ...linear,
+        ...linearSpec,
         forward: (m, x) => ({ y: m.forward(x.x!).mul(1.001) }),
       }),
       "js",
