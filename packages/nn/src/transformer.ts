@@ -108,27 +108,58 @@ export class TransformerEncoderLayer extends Module {
   }
 
   override forward(src: Tensor, opts: TransformerEncoderLayerForwardOptions = {}): Tensor {
+    return this.run(src, opts, false).output;
+  }
+
+  /**
+   * `forward` that also returns the self-attention weights per head, [B, nhead, S, S] (PyTorch's
+   * layer never returns them; this is the same computation with `needWeights` on).
+   *
+   * @example
+   * const { output, attention } = layer.forwardWithAttention(randn([2, 10, 64]));
+   */
+  forwardWithAttention(
+    src: Tensor,
+    opts: TransformerEncoderLayerForwardOptions = {},
+  ): { output: Tensor; attention: Tensor } {
+    const r = this.run(src, opts, true);
+    return { output: r.output, attention: r.attention! };
+  }
+
+  private run(
+    src: Tensor,
+    opts: TransformerEncoderLayerForwardOptions,
+    needWeights: boolean,
+  ): { output: Tensor; attention: Tensor | null } {
     return tidy(() => {
       let x = src;
+      let a: { output: Tensor; attention: Tensor | null };
       if (this.normFirst) {
-        x = add(x, this.saBlock(this.norm1.forward(x), opts));
+        a = this.saBlock(this.norm1.forward(x), opts, needWeights);
+        x = add(x, a.output);
         x = add(x, this.ffBlock(this.norm2.forward(x)));
       } else {
-        x = this.norm1.forward(add(x, this.saBlock(x, opts)));
+        a = this.saBlock(x, opts, needWeights);
+        x = this.norm1.forward(add(x, a.output));
         x = this.norm2.forward(add(x, this.ffBlock(x)));
       }
-      return x;
+      return { output: x, attention: a.attention };
     });
   }
 
-  private saBlock(x: Tensor, opts: TransformerEncoderLayerForwardOptions): Tensor {
-    const { output } = this.selfAttn.forward(x, x, x, {
+  private saBlock(
+    x: Tensor,
+    opts: TransformerEncoderLayerForwardOptions,
+    needWeights: boolean,
+  ): { output: Tensor; attention: Tensor | null } {
+    const { output, weights } = this.selfAttn.forward(x, x, x, {
       attnMask: opts.srcMask,
       keyPaddingMask: opts.srcKeyPaddingMask,
       isCausal: opts.isCausal,
-      needWeights: false,
+      needWeights,
+      averageAttnWeights: false,
     });
-    return this.dropout1.forward(output);
+    return { output: this.dropout1.forward(output), attention: weights };
   }
 
   private ffBlock(x: Tensor): Tensor {
@@ -208,6 +239,43 @@ export class TransformerEncoder extends Module {
       for (const layer of this.layers) x = layer.forward(x, layerOpts);
       if (this.norm) x = this.norm.forward(x) as Tensor;
       return x;
+    });
+  }
+
+  /**
+   * `forward` that also returns each layer's self-attention weights per head, [B, nhead, S, S]
+   * (null for the layers not listed in `layers`, which run as in `forward`).
+   *
+   * @example
+   * const { output, attention } = encoder.forwardWithAttention(randn([2, 10, 64]), { layers: [0] });
+   */
+  forwardWithAttention(
+    src: Tensor,
+    opts: TransformerEncoderForwardOptions & { layers?: readonly number[] } = {},
+  ): { output: Tensor; attention: (Tensor | null)[] } {
+    const layerOpts = {
+      srcMask: opts.mask,
+      srcKeyPaddingMask: opts.srcKeyPaddingMask,
+      isCausal: opts.isCausal,
+    };
+    const wanted = opts.layers ? new Set(opts.layers.map((i) => (i < 0 ? i + this.layers.length : i))) : null;
+    return tidy(() => {
+      let x = src;
+      const attention: (Tensor | null)[] = [];
+      let i = 0;
+      for (const layer of this.layers) {
+        if (!wanted || wanted.has(i)) {
+          const r = layer.forwardWithAttention(x, layerOpts);
+          x = r.output;
+          attention.push(r.attention);
+        } else {
+          x = layer.forward(x, layerOpts);
+          attention.push(null);
+        }
+        i++;
+      }
+      if (this.norm) x = this.norm.forward(x) as Tensor;
+      return { output: x, attention };
     });
   }
 }

@@ -1,4 +1,16 @@
-import { Generator, gelu, memory, ones, randn, sum, tensor, tidy, triu } from "@tessera/core";
+import {
+  Generator,
+  gelu,
+  manualSeed,
+  memory,
+  ones,
+  randn,
+  setBackend,
+  sum,
+  tensor,
+  tidy,
+  triu,
+} from "@tessera/core";
 import { describe, expect, it } from "vitest";
 import { LayerNorm, TransformerEncoder, TransformerEncoderLayer } from "../src/index.js";
 import { TEST_BACKENDS } from "./support/backends.js";
@@ -239,6 +251,28 @@ describe.each(TEST_BACKENDS)("Transformer encoder behaviour on %s", (backend) =>
     expect(memory().numTensors).toBe(before);
     x.dispose();
     kpm.dispose();
+    enc.dispose();
+  });
+});
+
+describe.each(TEST_BACKENDS)("attention weights through the encoder on %s", (backend) => {
+  it("forwardWithAttention gives forward's output and per-head softmax rows, for the layers asked", () => {
+    setBackend(backend);
+    manualSeed(3);
+    const template = new TransformerEncoderLayer(16, 4, { dimFeedforward: 32, dropout: 0, batchFirst: true });
+    const enc = new TransformerEncoder(template, 3);
+    template.dispose();
+    const before = memory().numTensors;
+    tidy(() => {
+      const x = randn([2, 5, 16]);
+      const plain = enc.forward(x);
+      const r = enc.forwardWithAttention(x, { layers: [0, -1] });
+      expect(Array.from(r.output.dataSync())).toEqual(Array.from(plain.dataSync()));
+      expect(r.attention.map((a) => a?.shape ?? null)).toEqual([[2, 4, 5, 5], null, [2, 4, 5, 5]]);
+      const rows = Array.from(r.attention[0]!.sum(-1).dataSync());
+      for (const v of rows) expect(Math.abs(v - 1)).toBeLessThan(1e-5);
+    });
+    expect(memory().numTensors).toBe(before);
     enc.dispose();
   });
 });
