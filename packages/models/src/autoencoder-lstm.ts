@@ -34,8 +34,10 @@ export interface AutoencoderLSTMOptions extends TransformerAutoencoderOptions {
  * @example
  * const m = new AutoencoderLSTM({ inputSize: 21, latent: 40, heads: 4, encoderLayers: 3, hidden: 24 });
  * m.forward(randn([2, 3, 1, 21, 21])); // [2, 1]
- * // a pretrained, frozen encoder:
- * const seq = AutoencoderLSTM.fromAutoencoder(trainedAutoencoder, { hidden: 32, sequenceOutput: true });
+ * // the encoder of a (trained) autoencoder, frozen; one prediction per frame:
+ * const ae = new TransformerAutoencoder({ inputSize: 21, latent: 40, heads: 4 });
+ * const seq = AutoencoderLSTM.fromAutoencoder(ae, { hidden: 32, sequenceOutput: true });
+ * seq.forward(randn([2, 3, 1, 21, 21])); // [2, 3, 1]
  */
 export class AutoencoderLSTM extends Module {
   readonly encoder: AutoencoderEncoder;

@@ -92,6 +92,8 @@ function resolve(opts: TransformerAutoencoderOptions): Resolved {
   };
   if (r.tokenizer !== "flat" && r.tokenizer !== "patch")
     throw new RangeError(`TransformerAutoencoder: tokenizer must be 'flat' or 'patch', got '${r.tokenizer}'`);
+  if (!Number.isInteger(r.patchSize) || r.patchSize <= 0)
+    throw new RangeError(`TransformerAutoencoder: patchSize must be a positive integer, got ${r.patchSize}`);
   if (r.tokenizer === "patch" && r.latent % 4 !== 0)
     throw new RangeError(
       `TransformerAutoencoder: the patch tokenizer needs latent % 4 == 0 (2-D sin-cos), got ${r.latent}`,
@@ -393,7 +395,7 @@ export class TransformerAutoencoder extends Module {
  *
  * @example
  * const ae = createAutoencoder({ inputSize: 201, preset: "tiny", gradientCheckpointing: true });
- * ae.getConfig().numParameters; // 11,002,611 — encoder.proj and decoder.out hold 10.3 M of it
+ * ae.getConfig().numParameters; // 11,590,097: encoder.proj and decoder.out hold 10,383,185 of it
  */
 export function createAutoencoder(opts: TransformerAutoencoderOptions = {}): TransformerAutoencoder {
   return new TransformerAutoencoder(opts);

@@ -236,6 +236,10 @@ describe("TransformerAutoencoder configuration", () => {
       expect(ae.encoder.blocks.length).toBe(p.encoderLayers);
       ae.dispose();
     }
+    expect(() => createAutoencoder({ inputSize: 8, tokenizer: "patch", latent: 30, heads: 3 })).toThrow(
+      "TransformerAutoencoder: the patch tokenizer needs latent % 4 == 0 (2-D sin-cos), got 30",
+    );
+    expect(() => createAutoencoder({ inputSize: [8, 0] })).toThrow("inputSize must be positive integers");
     const ae = createAutoencoder({ inputSize: 4, preset: "small", latent: 64 });
     expect(ae.getConfig()).toMatchObject({ latent: 64, heads: 8, encoderLayers: 4 });
     ae.dispose();
