@@ -8,7 +8,7 @@
  *     → transformer (nn.TransformerEncoder: post-norm, ReLU, dimFeedforward mlpDim) [B,N+1,D]
  *     → token 0 [B,D] → mlp_head (LayerNorm, Linear) → logits [B,K]
  */
-import { cat, empty, type Generator, relu, type Tensor, tidy } from "@tessera/core";
+import { cat, empty, type Generator, type Tensor, tidy } from "@tessera/core";
 import {
   Conv2d,
   init,
@@ -239,18 +239,10 @@ export class MiniViTBackbone extends Module {
     return tidy(() => {
       const patches = this.patchEmbed.forward(x); // [B,N,D]
       const cls = this.clsToken.expand(x.shape[0]!, -1, -1); // [B,1,D], one shared parameter
-      let t = cat([cls, patches], 1).add(this.posEmbed); // [B,N+1,D]
+      const t = cat([cls, patches], 1).add(this.posEmbed); // [B,N+1,D]
       if (wanted.size === 0) return { tokens: this.transformer.forward(t), attention: [] };
-      const attention: Tensor[] = [];
-      let i = 0;
-      for (const layer of this.transformer.layers) {
-        if (wanted.has(i++)) {
-          const r = encoderLayerWithAttention(layer, t);
-          t = r.output;
-          attention.push(r.weights);
-        } else t = layer.forward(t);
-      }
-      return { tokens: t, attention };
+      const r = this.transformer.forwardWithAttention(t, { layers: [...wanted] });
+      return { tokens: r.output, attention: r.attention.filter((a): a is Tensor => a !== null) };
     });
   }
 }
@@ -270,23 +262,6 @@ function attentionLayers(
       );
   }
   return new Set(which);
-}
-
-/**
- * One post-norm ReLU `TransformerEncoderLayer` (how MiniViT builds them) computed from its parts,
- * so the per-head attention weights can be kept: the same arithmetic as `layer.forward`.
- */
-function encoderLayerWithAttention(
-  layer: TransformerEncoderLayer,
-  x: Tensor,
-): { output: Tensor; weights: Tensor } {
-  const { output, weights } = layer.selfAttn.forward(x, x, x, {
-    needWeights: true,
-    averageAttnWeights: false,
-  });
-  const h = layer.norm1.forward(x.add(layer.dropout1.forward(output))); // [B,N+1,D]
-  const ff = layer.linear2.forward(layer.dropout.forward(relu(layer.linear1.forward(h)))); // [B,N+1,mlp] → [B,N+1,D]
-  return { output: layer.norm2.forward(h.add(layer.dropout2.forward(ff))), weights: weights! };
 }
 
 export interface MiniViTOutput {
