@@ -25,6 +25,7 @@ import {
   tensor,
   withBackend,
 } from "@tessera/core";
+import { modelCompute } from "./model-workloads.js";
 import { type Inputs, type PreparedCase, type Runner, Unsupported } from "./runner.js";
 import type { Workload } from "./workloads.js";
 
@@ -156,6 +157,9 @@ function compute(w: Workload, t: Record<string, Tensor>): () => Tensor {
         return gs[wanted]!; // d loss / d wqkv
       };
     }
+    case "miniVitStep":
+    case "vitInference":
+      return modelCompute(w.model!, t.x!); // owns a model: freed by its dispose()
     default:
       throw new Unsupported(`no Tessera op for workload op '${(w as Workload).op}'`);
   }
@@ -225,6 +229,7 @@ export function tesseraRunner(name: string, opts: TesseraRunnerOptions = {}): Ru
           }
         },
         dispose() {
+          (fn as { dispose?: () => void }).dispose?.();
           for (const t of Object.values(inputs)) t.dispose();
         },
       };

@@ -2,8 +2,10 @@
  * The workloads `pnpm bench` times. Shapes are the ones the seed models hit: square SGEMMs from 256
  * to 2048, ViT attention, the memory-bound row ops (layer norm, softmax, GELU) on a [4096, 1024]
  * activation, a ResNet-stage 3×3 convolution, an MLP's and a ViT-Ti transformer block's
- * forward + backward.
+ * forward + backward; and whole models (model-workloads.ts): a MiniViT training step and ViT-B/16 inference.
  */
+
+import { type ModelSpec, miniVitStepWorkload, vitInferenceWorkload } from "./model-workloads.js";
 
 export type OpName =
   | "matmul"
@@ -13,7 +15,9 @@ export type OpName =
   | "attention"
   | "conv2d"
   | "mlpGrad"
-  | "blockGrad";
+  | "blockGrad"
+  | "miniVitStep"
+  | "vitInference";
 
 export const OP_NAMES: readonly OpName[] = [
   "matmul",
@@ -24,6 +28,8 @@ export const OP_NAMES: readonly OpName[] = [
   "conv2d",
   "mlpGrad",
   "blockGrad",
+  "miniVitStep",
+  "vitInference",
 ];
 
 export interface Workload {
@@ -52,6 +58,8 @@ export interface Workload {
   rateFrom?: OpName;
   /** Overrides of the bench's timing for this workload (e.g. fewer runs of a many-second case). */
   timing?: { minRuns?: number };
+  /** miniVitStep / vitInference: the model's shape. */
+  model?: ModelSpec;
 }
 
 const F32 = 4;
@@ -222,6 +230,11 @@ export const WORKLOADS: readonly Workload[] = [
   conv2dWorkload(8, 64, 56, 64, 3, 1),
   mlpGradWorkload(128, 384, 1536),
   blockGradWorkload(8, 197, 192, 3, 15_000, 2),
+  // Issue 6: the MiniViT (1×28×28, patch 4, D 128, 6 layers, 4 heads, MLP 512) training step at
+  // batch 128 with AdamW, and ViT-B/16 inference at batch 8; a runner whose single ViT-B/16 run
+  // exceeds 20 s (backend-js) is reported skipped with that run's time.
+  miniVitStepWorkload(128, {}, 60_000),
+  vitInferenceWorkload(8, {}, 20_000, 2),
 ];
 
 /** Tiny versions of every workload, for tests and `--smoke`. */
@@ -234,4 +247,6 @@ export const SMOKE_WORKLOADS: readonly Workload[] = [
   conv2dWorkload(2, 3, 8, 4, 3, 1),
   mlpGradWorkload(4, 8, 16),
   blockGradWorkload(2, 5, 12, 3),
+  miniVitStepWorkload(2, { imgSize: 8, dim: 16, depth: 1, heads: 2, mlpDim: 32 }),
+  vitInferenceWorkload(1, { imgSize: 32, dim: 16, depth: 1, heads: 2, mlpDim: 32, numClasses: 10 }),
 ];

@@ -1,0 +1,224 @@
+/**
+ * Whole-model workloads (issue 6): a MiniViT training step and ViT-B/16 inference, built from
+ * `@tessera/models` and `@tessera/nn` on the runner's backend with seeded weights (so every Tessera
+ * runner computes the same numbers and the outputs cross-check).
+ *
+ *   miniVitStep:   x [B,1,28,28] → MiniViT (patch 4, D 128, 6 post-norm ReLU layers, 4 heads, MLP 512)
+ *                  → logits [B,10] → cross entropy → backward → AdamW step; the output is the loss.
+ *   vitInference:  x [B,3,224,224] → Conv2d 16/16 → [B,196,768] → [cls; ·] + pos [B,197,768]
+ *                  → 12 pre-norm Blocks (12 heads, MLP 3072, GELU, LN eps 1e-6) → LN → token 0
+ *                  → head [B,1000]; forward only, under noGrad.
+ */
+
+import { noGrad } from "@tessera/autograd";
+import { cat, crossEntropy, Generator, randint, randn, type Tensor, tidy, withBackend } from "@tessera/core";
+import { Block, MiniViT } from "@tessera/models";
+import { AdamW, Conv2d, LayerNorm, Linear, Module, ModuleList } from "@tessera/nn";
+
+/** MiniViT's shape (the `fashion-mnist` preset of `MiniViT` at full size). */
+export interface MiniViTSpec {
+  kind: "miniVitStep";
+  imgSize: number;
+  inChannels: number;
+  patchSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpDim: number;
+  numClasses: number;
+}
+
+/** A timm-layout ViT (ViT-B/16 at full size). */
+export interface ViTSpec {
+  kind: "vitInference";
+  imgSize: number;
+  inChannels: number;
+  patchSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  mlpDim: number;
+  numClasses: number;
+}
+
+export type ModelSpec = MiniViTSpec | ViTSpec;
+
+/** The model workloads' ops. */
+export const MODEL_OPS = ["miniVitStep", "vitInference"] as const;
+
+const SEED = 1234;
+
+/** Forward FLOPs per image of a ViT-shaped encoder: patch projection, per layer the four linears and the two attention products, head. */
+function vitForwardFlops(s: ModelSpec): number {
+  const grid = Math.floor(s.imgSize / s.patchSize) ** 2;
+  const n = grid + 1;
+  const patch = 2 * grid * s.inChannels * s.patchSize ** 2 * s.dim;
+  const layer = 2 * n * (4 * s.dim * s.dim + 2 * s.dim * s.mlpDim) + 4 * n * n * s.dim;
+  return patch + s.depth * layer + 2 * s.dim * s.numClasses;
+}
+
+/**
+ * One training step of the MiniViT: forward, cross entropy, backward, AdamW. FLOPs: 3 × forward.
+ */
+export function miniVitStepWorkload(
+  batch: number,
+  spec: Partial<Omit<MiniViTSpec, "kind">> = {},
+  maxRunMs?: number,
+) {
+  const s: MiniViTSpec = {
+    kind: "miniVitStep",
+    imgSize: 28,
+    inChannels: 1,
+    patchSize: 4,
+    dim: 128,
+    depth: 6,
+    heads: 4,
+    mlpDim: 512,
+    numClasses: 10,
+    ...spec,
+  };
+  return {
+    id: `minivit-step-b${batch}-${s.imgSize}p${s.patchSize}d${s.dim}x${s.depth}`,
+    op: "miniVitStep" as const,
+    label: `MiniViT train step B${batch} ${s.inChannels}×${s.imgSize}² p${s.patchSize} D${s.dim} L${s.depth}`,
+    shapes: { x: [batch, s.inChannels, s.imgSize, s.imgSize] },
+    flops: 3 * batch * vitForwardFlops(s),
+    model: s,
+    ...(maxRunMs ? { maxRunMs } : {}),
+  };
+}
+
+/** ViT forward at inference (noGrad). A run over `maxRunMs` is reported skipped with its time. */
+export function vitInferenceWorkload(
+  batch: number,
+  spec: Partial<Omit<ViTSpec, "kind">> = {},
+  maxRunMs?: number,
+  minRuns?: number,
+) {
+  const s: ViTSpec = {
+    kind: "vitInference",
+    imgSize: 224,
+    inChannels: 3,
+    patchSize: 16,
+    dim: 768,
+    depth: 12,
+    heads: 12,
+    mlpDim: 3072,
+    numClasses: 1000,
+    ...spec,
+  };
+  return {
+    id: `vit-infer-b${batch}-${s.imgSize}p${s.patchSize}d${s.dim}x${s.depth}`,
+    op: "vitInference" as const,
+    label: `ViT${s.dim === 768 && s.depth === 12 && s.patchSize === 16 ? "-B/16" : ""} infer B${batch} ${s.inChannels}×${s.imgSize}² p${s.patchSize} D${s.dim} L${s.depth}`,
+    shapes: { x: [batch, s.inChannels, s.imgSize, s.imgSize] },
+    flops: batch * vitForwardFlops(s),
+    model: s,
+    ...(maxRunMs ? { maxRunMs } : {}),
+    ...(minRuns ? { timing: { minRuns } } : {}),
+  };
+}
+
+/**
+ * timm's VisionTransformer layout (`patch_embed.proj`, `cls_token`, `pos_embed`, `blocks.N`, `norm`,
+ * `head`) from the shared pre-norm Blocks.
+ */
+export class BenchViT extends Module {
+  readonly proj: Conv2d;
+  readonly clsToken: Tensor;
+  readonly posEmbed: Tensor;
+  readonly blocks: ModuleList<Block>;
+  readonly norm: LayerNorm;
+  readonly head: Linear;
+
+  constructor(
+    readonly spec: ViTSpec,
+    generator?: Generator,
+  ) {
+    super();
+    const { dim } = spec;
+    const grid = Math.floor(spec.imgSize / spec.patchSize) ** 2;
+    const patchEmbed = this.registerModule("patch_embed", new Module());
+    this.proj = patchEmbed.registerModule(
+      "proj",
+      new Conv2d(spec.inChannels, dim, spec.patchSize, { stride: spec.patchSize, generator }),
+    );
+    this.clsToken = this.registerParameter(
+      "cls_token",
+      tidy(() => randn([1, 1, dim], { generator }).mul(0.02)),
+    );
+    this.posEmbed = this.registerParameter(
+      "pos_embed",
+      tidy(() => randn([1, grid + 1, dim], { generator }).mul(0.02)),
+    );
+    const blocks = Array.from(
+      { length: spec.depth },
+      () => new Block(dim, spec.heads, { mlpRatio: spec.mlpDim / dim, eps: 1e-6, generator }),
+    );
+    this.blocks = this.registerModule("blocks", new ModuleList(blocks));
+    this.norm = this.registerModule("norm", new LayerNorm(dim, { eps: 1e-6 }));
+    this.head = this.registerModule("head", new Linear(dim, spec.numClasses, { generator }));
+  }
+
+  override forward(x: Tensor): Tensor {
+    return tidy(() => {
+      const b = x.shape[0]!;
+      const patches = this.proj.forward(x).flatten(2).transpose(1, 2); // [B,D,h,w] → [B,N,D]
+      let h = cat([this.clsToken.expand([b, 1, this.spec.dim]), patches], 1).add(this.posEmbed); // [B,N+1,D]
+      for (const blk of this.blocks) h = blk.forward(h).output;
+      return this.head.forward(this.norm.forward(h).select(1, 0)); // [B,D] → [B,K]
+    });
+  }
+}
+
+/** A workload's computation plus what it allocated beyond its inputs. */
+export type ModelCompute = (() => Tensor) & { dispose(): void };
+
+/**
+ * Builds the workload's model on the backend of `x` (seeded: the same weights on every runner) and
+ * returns one step (or forward) as a function returning the loss (or logits).
+ */
+export function modelCompute(spec: ModelSpec, x: Tensor): ModelCompute {
+  const backend = x.backendName;
+  const generator = new Generator(SEED);
+  const batch = x.shape[0]!;
+  return withBackend(backend, () => {
+    if (spec.kind === "vitInference") {
+      const model = new BenchViT(spec, generator);
+      model.eval();
+      const fn = () => withBackend(backend, () => noGrad(() => model.forward(x)));
+      return Object.assign(fn, { dispose: () => model.dispose() });
+    }
+    const model = new MiniViT({
+      imgSize: spec.imgSize,
+      inChannels: spec.inChannels,
+      patchSize: spec.patchSize,
+      dim: spec.dim,
+      depth: spec.depth,
+      heads: spec.heads,
+      mlpDim: spec.mlpDim,
+      numClasses: spec.numClasses,
+      dropout: 0,
+      generator,
+    });
+    model.train();
+    const labels = randint(0, spec.numClasses, [batch], { dtype: "int32", generator }).keep();
+    const opt = new AdamW([...model.parameters()], { lr: 1e-3 });
+    const fn = () =>
+      withBackend(backend, () => {
+        opt.zeroGrad();
+        const loss = tidy(() => crossEntropy(model.forward(x), labels));
+        loss.backward();
+        opt.step();
+        return loss;
+      });
+    return Object.assign(fn, {
+      dispose: () => {
+        opt.zeroGrad();
+        opt.dispose();
+        labels.dispose();
+        model.dispose();
+      },
+    });
+  });
+}
