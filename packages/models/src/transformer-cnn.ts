@@ -365,11 +365,10 @@ export class TransformerCNN extends Module {
       let i = 0;
       for (const block of this.blocks) {
         if (opts.returnAttention) {
-          // nn's layer asks its attention for no weights; recompute them for this layer only.
-          const a = block.selfAttn.forward(t, t, t, { attnMask: srcMask, averageAttnWeights: false });
-          attention.push(a.weights!);
-        }
-        t = block.forward(t, { srcMask }); // [B,N,D]
+          const r = block.forwardWithAttention(t, { srcMask }); // [B,N,D], [B,H,N,N]
+          attention.push(r.attention);
+          t = r.output;
+        } else t = block.forward(t, { srcMask }); // [B,N,D]
         const rnn = this.recurrent?.at(i++);
         if (rnn) {
           const y = rnn.forward(t).output; // [B,N,D]

@@ -282,7 +282,7 @@ describe("TransformerCNN", () => {
     m.dispose();
   });
 
-  it("getAttentionMaps gives per-layer [B,H,N,N] weights that are zero outside the local window", () => {
+  it("getAttentionMaps gives per-layer [B,H,N,N] weights, zero outside the local window, without changing the features", () => {
     manualSeed(18);
     const m = seqModel({ depth: 2, attention: "local", window: 2 });
     m.eval();
@@ -298,7 +298,13 @@ describe("TransformerCNN", () => {
         if (Math.abs(i - j) > 2) expect(w[1]![1]![i]![j]).toBe(0);
         else expect(w[1]![1]![i]![j]).toBeGreaterThan(0);
       }
-    for (const t of [x, ...maps]) t.dispose();
+    // The path with weights gives the same features as the fused one.
+    const gap = tidy(() => {
+      const r = m.forwardFeatures(x, { returnAttention: true });
+      return r.features.sub(m.forwardFeatures(x)).abs().amax();
+    });
+    expect(gap.itemSync()).toBeLessThan(1e-5);
+    for (const t of [x, gap, ...maps]) t.dispose();
     m.dispose();
   });
 
