@@ -19,7 +19,6 @@ import {
   crossEntropy,
   dropout,
   type Generator,
-  maxPool2d,
   mseLoss,
   type Tensor,
   tidy,
@@ -32,6 +31,7 @@ import {
   init,
   Linear,
   LSTM,
+  MaxPool2d,
   Module,
   ModuleList,
   ReLU,
@@ -155,13 +155,6 @@ export const TRANSFORMER_CNN_PRESETS = {
   },
 } as const satisfies Record<string, TransformerCNNOptions>;
 
-/** `F.max_pool2d(x, 2)` as a stateless module, so the stem is one Sequential with PyTorch's indices. */
-class MaxPool2x2 extends Module {
-  override forward(x: Tensor): Tensor {
-    return maxPool2d(x, 2);
-  }
-}
-
 /**
  * The bool attention mask [n, n] for `kind` (true = NOT allowed, MultiheadAttention's convention):
  * 'local' allows |i−j| ≤ window, 'strided' also (i−j) mod stride = 0; the first `prefix` tokens
@@ -258,7 +251,7 @@ export class TransformerCNN extends Module {
       for (const out of c.stemChannels) {
         layers.push(new Conv2d(ch, out, 3, { padding: 1, generator: g }), new BatchNorm2d(out), new ReLU());
         if (c.stemPool) {
-          layers.push(new MaxPool2x2());
+          layers.push(new MaxPool2d(2));
           [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
         }
         ch = out;

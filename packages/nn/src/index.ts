@@ -19,6 +19,7 @@ export * from "./lr-scheduler.js";
 export * from "./module.js";
 export * from "./normalization.js";
 export * from "./optimizer.js";
+export * from "./pooling.js";
 export * from "./positional.js";
 export * from "./recurrent.js";
 export * from "./safetensors.js";
