@@ -14,7 +14,7 @@
  * weights; the patch form attends over patches and its first Linear has p²·D.
  */
 import { noGrad } from "@tessera/autograd";
-import { cat, type Generator, pad, stack, type Tensor, tidy, zeros } from "@tessera/core";
+import { cat, type Generator, gather, onesLike, pad, stack, type Tensor, tidy, zeros } from "@tessera/core";
 import {
   LayerNorm,
   Linear,
@@ -25,6 +25,7 @@ import {
   sinusoidalEncoding2d,
 } from "@tessera/nn";
 import { Block } from "./blocks.js";
+import { patchifyImage, randomMasking } from "./masked-autoencoder.js";
 
 export type AutoencoderPreset = "tiny" | "small" | "medium" | "large" | "xlarge";
 
@@ -146,6 +147,8 @@ function positionsAt(pos: Tensor, cfg: Resolved, grid: [number, number]): Tensor
 export interface EncoderOutput {
   /** [B, latent] */
   latent: Tensor;
+  /** With `maskRatio`: [B, N], 1 where a patch was hidden from the encoder. */
+  mask?: Tensor;
   /** Per block, head-averaged [B, N, N] (N = 1 for the flat tokenizer), when asked for. */
   attention: Tensor[] | null;
 }
@@ -185,12 +188,27 @@ export class AutoencoderEncoder extends Module {
     this.norm = this.registerModule("norm", new LayerNorm(d));
   }
 
-  override forward(x: Tensor, opts: { returnAttention?: boolean } = {}): EncoderOutput {
+  /**
+   * `maskRatio` (patch tokenizer only) hides that share of each image's patches from the encoder,
+   * drawn per sample from `generator` (MAE's random masking): the blocks see the visible tokens only.
+   */
+  override forward(
+    x: Tensor,
+    opts: { returnAttention?: boolean; maskRatio?: number; generator?: Generator } = {},
+  ): EncoderOutput {
     const cfg = this.config;
     const [H, W] = checkInput("AutoencoderEncoder", x, cfg);
+    const ratio = opts.maskRatio ?? 0;
+    if (ratio !== 0 && cfg.tokenizer !== "patch")
+      throw new RangeError(
+        "AutoencoderEncoder: maskRatio needs tokenizer 'patch' (the flat tokenizer has one token)",
+      );
+    if (!(ratio >= 0 && ratio < 1))
+      throw new RangeError(`AutoencoderEncoder: maskRatio must be in [0, 1), got ${ratio}`);
     const b = x.shape[0]!;
     return tidy(() => {
       let z: Tensor;
+      let mask: Tensor | undefined;
       if (cfg.tokenizer === "flat") {
         z = this.proj
           .forward(x.reshape([b, H * W]))
@@ -205,6 +223,13 @@ export class AutoencoderEncoder extends Module {
           .permute(0, 1, 3, 2, 4)
           .reshape([b, gh * gw, p * p]); // [B,N,p²]
         z = this.proj.forward(patches).add(positionsAt(this.pos, cfg, [gh, gw])); // [B,N,D]
+        if (ratio > 0) {
+          const n = gh * gw;
+          const keep = Math.max(1, Math.floor(n * (1 - ratio)));
+          const m = randomMasking(b, n, keep, x.backendName, opts.generator);
+          mask = m.mask;
+          z = gather(z, 1, m.idsKeep.unsqueeze(-1).expand(b, keep, cfg.latent)); // [B,keep,D]
+        }
         if (this.clsToken) z = cat([this.clsToken.expand([b, 1, cfg.latent]), z], 1); // [B,1+N,D]
       }
       const r = runBlocks(this.blocks, z, opts.returnAttention ?? false, cfg);
@@ -212,7 +237,7 @@ export class AutoencoderEncoder extends Module {
       // [B,N,D] → [B,D]
       const latent =
         cfg.tokenizer === "flat" ? normed.squeeze(1) : this.clsToken ? normed.select(1, 0) : normed.mean(1);
-      return { latent, attention: r.attention };
+      return mask ? { latent, attention: r.attention, mask } : { latent, attention: r.attention };
     });
   }
 }
@@ -338,6 +363,41 @@ export class TransformerAutoencoder extends Module {
       const d = this.decoder.forward(e.latent, { ...opts, outputSize });
       const attention = e.attention && d.attention ? { encoder: e.attention, decoder: d.attention } : null;
       return { reconstruction: d.reconstruction, latent: e.latent, attention };
+    });
+  }
+
+  /**
+   * Masked-patch pretraining (MAE-style, patch tokenizer only): the encoder sees a random
+   * `1 − maskRatio` of each image's patches, the decoder reconstructs the whole image from the
+   * latent, and the loss is the mean squared error over the hidden patches only (pixels of the
+   * zero padding excluded). After pretraining, `forward`/`embedding` use every patch.
+   *
+   * @example
+   * const ae = createAutoencoder({ inputSize: [152, 1280], tokenizer: "patch", patchSize: 16 });
+   * const { loss } = ae.maskedReconstruction(x, { maskRatio: 0.75 });
+   * loss.backward();
+   */
+  maskedReconstruction(
+    x: Tensor,
+    opts: { maskRatio?: number; generator?: Generator } = {},
+  ): { loss: Tensor; reconstruction: Tensor; mask: Tensor } {
+    const cfg = this.encoder.config;
+    if (cfg.tokenizer !== "patch")
+      throw new RangeError("TransformerAutoencoder.maskedReconstruction: needs tokenizer 'patch'");
+    checkInput("TransformerAutoencoder", x, cfg);
+    return tidy(() => {
+      const e = this.encoder.forward(x, { maskRatio: opts.maskRatio ?? 0.75, generator: opts.generator });
+      const [H, W] = [x.shape[2]!, x.shape[3]!];
+      const d = this.decoder.forward(e.latent, { outputSize: [H, W] });
+      const p = cfg.patchSize;
+      const [gh, gw] = gridOf([H, W], p);
+      const padTo = (t: Tensor) => pad(t, [0, gw * p - W, 0, gh * p - H], 0);
+      // Per-patch squared error over real pixels: [B,N,p²] → [B,N]
+      const valid = patchifyImage(padTo(onesLike(x)), p);
+      const err = patchifyImage(padTo(d.reconstruction.sub(x)), p);
+      const perPatch = err.mul(err).sum(-1).div(valid.sum(-1));
+      const mask = e.mask!;
+      return { loss: perPatch.mul(mask).sum().div(mask.sum()), reconstruction: d.reconstruction, mask };
     });
   }
 

@@ -176,9 +176,19 @@ export function unpatchifyImage(
 /**
  * Per-sample random masking (MAE's `random_masking`): uniform noise [B,N], its argsort (`idsShuffle`,
  * the kept tokens first) and inverse (`idsRestore`). Core has no sort, so the ranks come from
- * pairwise comparisons (ties broken by index): O(N²) per sample, all on the backend.
+ * pairwise comparisons (ties broken by index): O(N²) per sample, all on the backend. `idsKeep`
+ * [B, keep] lists each sample's visible tokens; `mask` [B, N] is 1 where a token is hidden.
+ *
+ * @example
+ * const { idsKeep, mask } = randomMasking(2, 49, 12, "js"); // 12 visible patches per image
  */
-function randomMasking(b: number, n: number, keep: number, backend: string, generator?: Generator) {
+export function randomMasking(
+  b: number,
+  n: number,
+  keep: number,
+  backend: string,
+  generator?: Generator,
+): { idsKeep: Tensor; idsRestore: Tensor; mask: Tensor } {
   const noise = rand([b, n], { generator, backend });
   const idx = arange(0, n, 1, { backend });
   // rank[i] = #{j : noise_j < noise_i} + #{j < i : noise_j = noise_i}
