@@ -346,6 +346,48 @@ void skinny_gemm(int M, int64_t N, int64_t K, float alpha, const float* A, int64
   });
 }
 
+thread_local PackBuffer tl_split;
+
+/**
+ * Long-K products with a small C (a linear layer's weight gradient xᵀ·dy over B·N rows): K is cut into
+ * `chunks` slices, each a single-threaded product (chunk 0 into C with beta, the others into partials),
+ * then C += the partials in chunk order. The chunk count depends on the shape only, so the result does
+ * not depend on the thread count. Sharing each KC block instead left 4-8 work items between barriers
+ * per 256 k steps.
+ */
+void split_k_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t chunks, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
+  const int64_t ksA = ta ? lda : 1, ksB = tb ? 1 : ldb;
+  float* part = tl_split.get(static_cast<size_t>((chunks - 1) * M * N));
+  // Chunk edges on multiples of KC, so every chunk but the last packs whole KC blocks.
+  const auto edge = [&](int64_t c) { return c == chunks ? K : K * c / chunks / kKC * kKC; };
+  std::atomic<int64_t> next{0};
+  parallel_for(threads < chunks ? threads : chunks, 1, [&](int64_t, int64_t) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t k0 = edge(c), k1 = edge(c + 1);
+      float* dst = c == 0 ? C : part + (c - 1) * M * N;
+      packed_gemm(ta, tb, M, N, k1 - k0, alpha, A + k0 * ksA, lda, B + k0 * ksB, ldb, c == 0 ? beta : 0.0f, dst,
+                  c == 0 ? ldc : N, 1);
+    }
+  });
+  parallel_for(M, 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      float* cr = C + i * ldc;
+      for (int64_t c = 1; c < chunks; c++) {
+        const float* pr = part + (c - 1) * M * N + i * N;
+        for (int64_t j = 0; j < N; j++) cr[j] += pr[j];
+      }
+    }
+  });
+}
+
+/** K slices for split_k_gemm (shape-only), or 1 where sharing KC blocks keeps the threads busy. */
+int64_t split_k_chunks(int64_t M, int64_t N, int64_t K) {
+  if (M * N > 512 * 512 || K < 4 * (M > N ? M : N) || K < 8 * kKC) return 1;
+  const int64_t c = 2 * (K / (12 * kKC));  // even, for two threads; slices of 6 to 12 KC blocks
+  return c < 2 ? 2 : c > 8 ? 8 : c;
+}
+
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -372,13 +414,21 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     return;
   }
   const int threads = static_cast<double>(M) * N * K >= kParallelMacs ? num_threads() : 1;
+  if (const int64_t chunks = split_k_chunks(M, N, K); chunks > 1) {
+    split_k_gemm(trans_a, trans_b, M, N, K, chunks, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+    return;
+  }
   // With at least one NC-wide column block per thread, the threads take whole column blocks, each a
   // single-threaded product with its own packed B block in its own L2 and no barriers: A is packed
   // once per column block either way. Measured on the 2-core machine (idle), 2 threads: 2048³
   // ~295 -> ~313 GFLOP/s, 1536³ +1-4%; at 1024³ (which would pack A twice) it tied and 512³ lost, so
   // narrower products share each B block between the threads.
-  const int64_t cblocks = (N + kNC - 1) / kNC;
+  // The blocks come in a multiple of the thread count: N = 3072 as 3 blocks on 2 threads left one
+  // thread idle for a third of the product (ViT-B's fc1 and qkv at M = 1576, 2 cores: 236 -> 310
+  // GFLOP/s).
+  int64_t cblocks = (N + kNC - 1) / kNC;
   if (threads > 1 && cblocks >= threads) {
+    cblocks = (cblocks + threads - 1) / threads * threads;
     std::atomic<int64_t> next{0};
     parallel_for(threads, 1, [&](int64_t, int64_t) {
       for (int64_t w; (w = next.fetch_add(1, std::memory_order_relaxed)) < cblocks;) {

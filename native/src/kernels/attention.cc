@@ -15,9 +15,10 @@
 // when the max grows), acc += P·v. The Sq×Sk matrix never exists; causal skips tiles past the
 // diagonal. With weights: one tile spans all (unmasked) keys, so the normalised P is the weights.
 //
-// Backward: a forward recompute per query block gives each row's log-sum-exp and
-// D_i = dout_i·out_i; then per key tile, over the query blocks that see it: P = exp(S - lse),
-// dv += Pᵀ·dout, dP = dout·vᵀ, dS = P∘(dP - D), dmask = dS, dq += scale·dS·k, dk += scale·dSᵀ·q.
+// Backward: when all keys fit one tile, one pass per query block (backward_one_tile). Otherwise a
+// forward recompute per query block gives each row's log-sum-exp and D_i = dout_i·out_i; then per
+// key tile, over the query blocks that see it: P = exp(S - lse), dv += Pᵀ·dout, dP = dout·vᵀ,
+// dS = P∘(dP - D), dmask = dS, dq += scale·dS·k, dk += scale·dSᵀ·q.
 // dk/dv of a key tile are owned by one task; dq is accumulated per batch (parallel over batches)
 // or, for few batches, into per-thread partials summed in a fixed order.
 #include <algorithm>
@@ -297,6 +298,58 @@ void backward_ktiles(const Problem& p, const BwdArgs& g, int64_t b, int64_t star
   }
 }
 
+/**
+ * Backward of batch b when all keys fit one tile (Sk <= TK, e.g. MiniViT's 50 tokens): one pass instead
+ * of a forward recompute plus a key-tile pass (~1.7x faster there). Per block of TQ queries:
+ * P = softmax(S) over all keys, dP = dout·vᵀ, D_i = Σ_j P_ij·dP_ij (= dout_i·out_i), dS = P∘(dP - D),
+ * dv += Pᵀ·dout, dk += scale·dSᵀ·q, dq = scale·dS·k. Writes dq, dk, dv (and dmask) of batch b.
+ */
+void backward_one_tile(const Problem& p, const float* dout, float* dq, float* dk, float* dv, float* dmask, int64_t b,
+                       BwdScratch& w) {
+  const Ops& o = ops();
+  const int64_t Sq = p.Sq, Sk = p.Sk, D = p.D, Dv = p.Dv;
+  const float* qb = p.q + b * Sq * D;
+  const float* kb = p.k + b * Sk * D;
+  const float* vb = p.v + b * Sk * Dv;
+  const float* ob = dout + b * Sq * Dv;
+  float* dkb = dk + b * Sk * D;
+  float* dvb = dv + b * Sk * Dv;
+  w.Kt.resize(static_cast<size_t>(D * Sk));
+  w.Vt.resize(static_cast<size_t>(Dv * Sk));
+  w.S.resize(static_cast<size_t>(TQ * Sk));
+  w.dP.resize(static_cast<size_t>(TQ * Sk));
+  transpose(kb, D, Sk, D, w.Kt.data(), Sk);
+  transpose(vb, Dv, Sk, Dv, w.Vt.data(), Sk);
+  float* S = w.S.data();
+  float* dP = w.dP.data();
+  for (int64_t i0 = 0; i0 < Sq; i0 += TQ) {
+    const int64_t tq = std::min(TQ, Sq - i0);
+    o.gemm_nn(tq, Sk, D, qb + i0 * D, D, w.Kt.data(), Sk, S, Sk, false);
+    o.gemm_nn(tq, Sk, Dv, ob + i0 * Dv, Dv, w.Vt.data(), Sk, dP, Sk, false);
+    for (int64_t r = 0; r < tq; r++) {
+      const int64_t i = i0 + r;
+      float* s = S + r * Sk;
+      float* dp = dP + r * Sk;
+      const float* mrow = p.mask ? p.mask + (b * Sq + i) * Sk : nullptr;
+      const float mx = o.prep_row(s, Sk, p.scale, mrow, p.causal ? i + 1 : Sk);
+      // A fully masked row has max -Inf: exp(-Inf - -Inf) is NaN, as the forward's 0/0.
+      const float inv = 1.0f / o.exp_sum(s, Sk, mx);
+      float di = 0.0f;
+      for (int64_t c = 0; c < Sk; c++) {
+        s[c] *= inv;
+        di += s[c] * dp[c];
+      }
+      for (int64_t c = 0; c < Sk; c++) dp[c] = s[c] * (dp[c] - di);
+      if (dmask) std::copy(dp, dp + Sk, dmask + (b * Sq + i) * Sk);
+      for (int64_t c = 0; c < Sk; c++) dp[c] *= p.scale;
+    }
+    const bool acc = i0 > 0;
+    o.gemm_tn(Sk, Dv, tq, S, Sk, ob + i0 * Dv, Dv, dvb, Dv, acc);
+    o.gemm_tn(Sk, D, tq, dP, Sk, qb + i0 * D, D, dkb, D, acc);
+    o.gemm_nn(tq, D, Sk, dP, Sk, kb, D, dq + (b * Sq + i0) * D, D, false);
+  }
+}
+
 // ---- validation ----
 
 void check_shape(const Call& call, const View& v, int64_t a, int64_t b, int64_t c, const char* msg) {
@@ -387,18 +440,28 @@ TESSERA_KERNEL(attentionBackward) {
   float* dkp = dk.ptr<float>();
   float* dvp = dv.ptr<float>();
   const int64_t B = p.B, Sq = p.Sq, Sk = p.Sk, D = p.D, Dv = p.Dv;
-  std::fill(dqp, dqp + B * Sq * D, 0.0f);
   if (B * Sq == 0 || Sk == 0) {
+    std::fill(dqp, dqp + B * Sq * D, 0.0f);
     // No query or no key: out does not depend on k, v (or is the constant 0).
     std::fill(dkp, dkp + B * Sk * D, 0.0f);
     std::fill(dvp, dvp + B * Sk * Dv, 0.0f);
     return;
   }
+  const float* dop = dout.ptr<float>();
+  if (Sk <= TK) {
+    const int64_t T = std::max<int64_t>(std::min<int64_t>(num_threads(), B), 1);
+    parallel_for(T, 1, [&](int64_t t0, int64_t t1) {
+      BwdScratch w;
+      for (int64_t wkr = t0; wkr < t1; wkr++)
+        for (int64_t b = wkr; b < B; b += T) backward_one_tile(p, dop, dqp, dkp, dvp, dmask, b, w);
+    });
+    return;
+  }
+  std::fill(dqp, dqp + B * Sq * D, 0.0f);
   if (dmask) std::fill(dmask, dmask + B * Sq * Sk, 0.0f);
 
   // Pass 1: each row's log-sum-exp and D_i = dout_i · out_i.
   std::vector<float> lse(static_cast<size_t>(B * Sq)), Drow(static_cast<size_t>(B * Sq));
-  const float* dop = dout.ptr<float>();
   const int64_t nqb = (Sq + TQ - 1) / TQ;
   {
     const int64_t T = std::max<int64_t>(std::min<int64_t>(num_threads(), B * nqb), 1);
