@@ -11,9 +11,9 @@
  */
 
 import { noGrad } from "@tessera/autograd";
-import { cat, crossEntropy, Generator, randint, randn, type Tensor, tidy, withBackend } from "@tessera/core";
-import { Block, MiniViT } from "@tessera/models";
-import { AdamW, Conv2d, LayerNorm, Linear, Module, ModuleList } from "@tessera/nn";
+import { crossEntropy, Generator, randint, type Tensor, tidy, withBackend } from "@tessera/core";
+import { MiniViT, VisionTransformer } from "@tessera/models";
+import { AdamW } from "@tessera/nn";
 
 /** MiniViT's shape (the `fashion-mnist` preset of `MiniViT` at full size). */
 export interface MiniViTSpec {
@@ -119,56 +119,20 @@ export function vitInferenceWorkload(
   };
 }
 
-/**
- * timm's VisionTransformer layout (`patch_embed.proj`, `cls_token`, `pos_embed`, `blocks.N`, `norm`,
- * `head`) from the shared pre-norm Blocks.
- */
-export class BenchViT extends Module {
-  readonly proj: Conv2d;
-  readonly clsToken: Tensor;
-  readonly posEmbed: Tensor;
-  readonly blocks: ModuleList<Block>;
-  readonly norm: LayerNorm;
-  readonly head: Linear;
-
-  constructor(
-    readonly spec: ViTSpec,
-    generator?: Generator,
-  ) {
-    super();
-    const { dim } = spec;
-    const grid = Math.floor(spec.imgSize / spec.patchSize) ** 2;
-    const patchEmbed = this.registerModule("patch_embed", new Module());
-    this.proj = patchEmbed.registerModule(
-      "proj",
-      new Conv2d(spec.inChannels, dim, spec.patchSize, { stride: spec.patchSize, generator }),
-    );
-    this.clsToken = this.registerParameter(
-      "cls_token",
-      tidy(() => randn([1, 1, dim], { generator }).mul(0.02)),
-    );
-    this.posEmbed = this.registerParameter(
-      "pos_embed",
-      tidy(() => randn([1, grid + 1, dim], { generator }).mul(0.02)),
-    );
-    const blocks = Array.from(
-      { length: spec.depth },
-      () => new Block(dim, spec.heads, { mlpRatio: spec.mlpDim / dim, eps: 1e-6, generator }),
-    );
-    this.blocks = this.registerModule("blocks", new ModuleList(blocks));
-    this.norm = this.registerModule("norm", new LayerNorm(dim, { eps: 1e-6 }));
-    this.head = this.registerModule("head", new Linear(dim, spec.numClasses, { generator }));
-  }
-
-  override forward(x: Tensor): Tensor {
-    return tidy(() => {
-      const b = x.shape[0]!;
-      const patches = this.proj.forward(x).flatten(2).transpose(1, 2); // [B,D,h,w] → [B,N,D]
-      let h = cat([this.clsToken.expand([b, 1, this.spec.dim]), patches], 1).add(this.posEmbed); // [B,N+1,D]
-      for (const blk of this.blocks) h = blk.forward(h).output;
-      return this.head.forward(this.norm.forward(h).select(1, 0)); // [B,D] → [B,K]
-    });
-  }
+/** The workload's ViT: the zoo's `VisionTransformer` in timm's layout (ViT-B/16 at full size). */
+export function benchViT(spec: ViTSpec, generator?: Generator): VisionTransformer {
+  return new VisionTransformer({
+    layout: "timm",
+    imgSize: spec.imgSize,
+    inChannels: spec.inChannels,
+    patchSize: spec.patchSize,
+    embedDim: spec.dim,
+    depth: spec.depth,
+    numHeads: spec.heads,
+    mlpDim: spec.mlpDim,
+    numClasses: spec.numClasses,
+    generator,
+  });
 }
 
 /** A workload's computation plus what it allocated beyond its inputs. */
@@ -184,7 +148,7 @@ export function modelCompute(spec: ModelSpec, x: Tensor): ModelCompute {
   const batch = x.shape[0]!;
   return withBackend(backend, () => {
     if (spec.kind === "vitInference") {
-      const model = new BenchViT(spec, generator);
+      const model = benchViT(spec, generator);
       model.eval();
       const fn = () => withBackend(backend, () => noGrad(() => model.forward(x)));
       return Object.assign(fn, { dispose: () => model.dispose() });

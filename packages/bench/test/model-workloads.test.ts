@@ -2,7 +2,7 @@ import "@tessera/backend-js";
 import { memory, randn, withBackend } from "@tessera/core";
 import { describe, expect, it } from "vitest";
 import {
-  BenchViT,
+  benchViT,
   MODEL_OPS,
   miniVitStepWorkload,
   modelCompute,
@@ -48,8 +48,8 @@ describe("model workloads", () => {
   it("builds ViT-B/16 in timm's layout with its 86.6M parameters", () => {
     const spec = vitInferenceWorkload(1).model;
     // Only the shapes matter here: a depth-1 model's count extrapolates to 12 blocks.
-    const one = new BenchViT({ ...spec, depth: 1 });
-    const two = new BenchViT({ ...spec, depth: 2 });
+    const one = benchViT({ ...spec, depth: 1 });
+    const two = benchViT({ ...spec, depth: 2 });
     const perBlock = two.numParameters() - one.numParameters();
     expect(one.numParameters() + 11 * perBlock).toBe(86_567_656);
     expect([...one.stateDict().keys()]).toEqual(
