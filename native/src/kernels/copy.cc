@@ -144,6 +144,39 @@ void tiled_copy(const Plan<2>& p, const S* a, D* o, F conv) {
   });
 }
 
+/**
+ * Unit-stride rows of at most kShortRow elements (attention heads split from or merged into
+ * [B, N, H·hd]: rows of hd = 32 or 64 floats; slices of a fused qkv): the rows of each outer index in
+ * one loop of memcpy calls instead of a plan step per row.
+ */
+constexpr int64_t kShortRow = 128;
+
+template <typename T>
+void short_rows_copy(const Plan<2>& p, const T* a, T* o) {
+  const int nd = p.nd;
+  const int64_t R = p.shape[nd - 2], C = p.shape[nd - 1];
+  const int64_t sr = p.st[0][nd - 2], dr = p.st[1][nd - 2];
+  int64_t outer = 1;
+  for (int d = 0; d < nd - 2; d++) outer *= p.shape[d];
+  // Rows t = u·R + r over every outer index u, split across the pool by rows.
+  parallel_for(outer * R, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e;) {
+      const int64_t u = t / R, r0 = t % R, r1 = std::min(R, r0 + (e - t));
+      int64_t so = p.off[0], dof = p.off[1], rem = u;
+      for (int d = nd - 3; d >= 0; d--) {
+        const int64_t i = rem % p.shape[d];
+        rem /= p.shape[d];
+        so += i * p.st[0][d];
+        dof += i * p.st[1][d];
+      }
+      const T* x = a + so + r0 * sr;
+      T* y = o + dof + r0 * dr;
+      for (int64_t r = r0; r < r1; r++, x += sr, y += dr) std::memcpy(y, x, static_cast<size_t>(C) * sizeof(T));
+      t += r1 - r0;
+    }
+  });
+}
+
 template <typename T>
 void raw_copy(const View& src, const View& dst) {
   const View* vs[2] = {&src, &dst};
@@ -152,6 +185,12 @@ void raw_copy(const View& src, const View& dst) {
   T* o = static_cast<T*>(dst.data);
   if (transposing(p) && !ew::overlaps(p, 1)) {
     tiled_copy(p, a, o, [](T v) { return v; });
+    return;
+  }
+  // Distinct storages only: rows that might overlap keep memmove.
+  if (p.nd >= 2 && p.istride(0) == 1 && p.istride(1) == 1 && p.inner() <= kShortRow && !ew::overlaps(p, 1) &&
+      src.data != dst.data) {
+    short_rows_copy(p, a, o);
     return;
   }
   const int64_t sa = p.istride(0), so = p.istride(1);
