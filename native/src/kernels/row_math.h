@@ -30,6 +30,13 @@ struct RowOps {
   /** out = ((x − mh) − ml)·r·w + b, w and b optional. */
   void (*norm_apply)(const float* x, float mh, float ml, float r, const float* w, const float* b, float* out,
                      int64_t n);
+  /**
+   * layerNormBackward of one row from x̂ and dy: bw += dy·x̂ and bb += dy in float64 (each optional),
+   * and unless dx is null, g = dy·w (w optional; `gw` is n floats of scratch) and
+   * dx = r·((g − mean g) − x̂·mean(g·x̂)).
+   */
+  void (*ln_backward_row)(const float* xh, const float* dy, const float* w, float r, double* bw, double* bb,
+                          float* gw, float* dx, int64_t n);
   void (*gelu)(const float* x, float* out, int64_t n, bool tanh_form);
   void (*gelu_backward)(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form);
   /** softmax/logSoftmax of columns [0, w) of a [len, inner] block over its len rows. */
@@ -418,9 +425,31 @@ inline void softmax_backward_cols(const float* y, const float* dy, float* dx, in
   }
 }
 
+inline void row_ln_backward(const float* xh, const float* dy, const float* w, float r, double* bw, double* bb,
+                            float* gw, float* dx, int64_t n) {
+  int64_t i = 0;
+  if (bw) {
+    for (; i + W <= n; i += W) store_d(bw + i, load_d(bw + i) + widen(load(dy + i)) * widen(load(xh + i)));
+    for (; i < n; i++) bw[i] += static_cast<double>(dy[i]) * xh[i];
+  }
+  if (bb) {
+    for (i = 0; i + W <= n; i += W) store_d(bb + i, load_d(bb + i) + widen(load(dy + i)));
+    for (; i < n; i++) bb[i] += dy[i];
+  }
+  if (!dx) return;
+  const float* g = dy;
+  if (w) {
+    for (i = 0; i < n; i++) gw[i] = dy[i] * w[i];
+    g = gw;
+  }
+  const float mg = static_cast<float>(row_sum(g, n) / static_cast<double>(n));
+  const float mgx = static_cast<float>(row_dot(g, xh, n) / static_cast<double>(n));
+  for (i = 0; i < n; i++) dx[i] = r * ((g[i] - mg) - xh[i] * mgx);
+}
+
 inline RowOps make_row_ops() {
   return RowOps{row_max,      row_max_nan,      row_min_nan,      row_exp_sum,      row_sum,          row_dot,
-                row_sq_dev,   row_scale,        row_sub_d,        row_norm_apply,
+                row_sq_dev,   row_scale,        row_sub_d,        row_norm_apply,   row_ln_backward,
                 row_gelu,     row_gelu_backward, softmax_cols,    softmax_backward_row,
                 softmax_backward_cols};
 }
