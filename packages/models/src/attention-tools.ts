@@ -1,13 +1,56 @@
 /**
- * Tools for reading a transformer's attention: attention rollout (Abnar & Zuidema 2020), the
- * cls→patch map on the patch grid, an image-sized heatmap, and the position-embedding resampler
- * every ViT here uses to change its input size.
+ * Tools for reading a transformer's attention: the layers `returnAttention` picks (one rule for
+ * every model), attention rollout (Abnar & Zuidema 2020), the cls→patch map on the patch grid, an
+ * image-sized heatmap, and the position-embedding resampler every ViT here uses to change its
+ * input size.
  *
  *   maps L × [B,H,N,N] → fuse heads [B,N,N] → drop lowest → ½(A + I) → rows sum to 1
  *                      → A_L · … · A_1 [B,N,N] → cls row [B,N−P] → grid [B,h,w] → heatmap [B,H,W] ∈ [0,1]
  */
 import { amax, amin, eye, gt, interpolate, le, lt, maximum, type Tensor, tidy, where } from "@tessera/core";
 import { type GridSize, resamplePositionEmbedding } from "@tessera/nn";
+
+/**
+ * The layers whose attention maps `returnAttention` asks for, as indices 0…depth−1 in the order
+ * asked: the one rule every model here follows. `true` is every layer in order; `false` or
+ * `undefined` is none; a list picks layers, negative indices counting from the end (−1 is the
+ * last), and the model returns one map per entry, `attention[k]` for layer `which[k]`. An index
+ * that is not an integer in −depth…depth−1, or a layer asked for twice (say 0 and −1 at depth 1),
+ * is a RangeError naming the model: a repeat is almost always a slip, and refusing it keeps one
+ * map per layer and one per entry.
+ *
+ * @example
+ * attentionLayers("MiniViT", [-1, 0], 6); // [5, 0]
+ * attentionLayers("MiniViT", true, 3); // [0, 1, 2]
+ * attentionLayers("MiniViT", [6], 6); // RangeError: MiniViT: returnAttention asks for layer 6, but the layers are 0..5 (or -6..-1 from the end)
+ */
+export function attentionLayers(
+  model: string,
+  which: boolean | readonly number[] | undefined,
+  depth: number,
+): number[] {
+  if (which === undefined || which === false) return [];
+  if (which === true) return Array.from({ length: depth }, (_, i) => i);
+  if (!Array.isArray(which))
+    throw new RangeError(
+      `${model}: returnAttention must be true, false or a list of layer indices, got ${JSON.stringify(which)}`,
+    );
+  const range =
+    depth > 0 ? `the layers are 0..${depth - 1} (or -${depth}..-1 from the end)` : "it has no layers";
+  const chosen: number[] = [];
+  for (const l of which) {
+    const i = Number.isInteger(l) && l < 0 ? l + depth : l;
+    if (!Number.isInteger(i) || i < 0 || i >= depth)
+      throw new RangeError(`${model}: returnAttention asks for layer ${l}, but ${range}`);
+    const k = chosen.indexOf(i);
+    if (k >= 0)
+      throw new RangeError(
+        `${model}: returnAttention asks for layer ${i} twice (as ${which[k]} and ${l}); ask for each layer once`,
+      );
+    chosen.push(i);
+  }
+  return chosen;
+}
 
 export type HeadFusion = "mean" | "max" | "min";
 

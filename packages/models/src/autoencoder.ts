@@ -24,6 +24,7 @@ import {
   sinusoidalEncoding1d,
   sinusoidalEncoding2d,
 } from "@tessera/nn";
+import { attentionLayers } from "./attention-tools.js";
 import { Block } from "./blocks.js";
 import { patchifyImage, randomMasking } from "./masked-autoencoder.js";
 
@@ -118,16 +119,29 @@ function checkInput(who: string, x: Tensor, cfg: Resolved): [number, number] {
   return [x.shape[2]!, x.shape[3]!];
 }
 
-/** Runs the blocks; head-averaged maps [B,N,N] per block when `maps`. */
-function runBlocks(blocks: ModuleList<Block>, z: Tensor, maps: boolean, cfg: Resolved) {
-  const attention: Tensor[] = [];
+/**
+ * Runs the blocks; head-averaged maps [B,N,N] of the blocks `which` picks, in its order, or null
+ * when it asks for none (`false`/undefined).
+ */
+function runBlocks(
+  model: string,
+  blocks: ModuleList<Block>,
+  z: Tensor,
+  which: boolean | readonly number[] | undefined,
+  cfg: Resolved,
+) {
+  const layers = attentionLayers(model, which, blocks.length);
+  const want = new Map(layers.map((layer, slot) => [layer, slot])); // layer → slot in the returned list
+  const attention: Tensor[] = new Array(want.size);
+  let i = 0;
   for (const blk of blocks) {
-    const explicit = maps || !cfg.useFlashAttention;
+    const slot = want.get(i++);
+    const explicit = slot !== undefined || !cfg.useFlashAttention;
     const r = blk.forward(z, { returnAttention: explicit, checkpoint: cfg.gradientCheckpointing });
     z = r.output;
-    if (maps) attention.push(r.attention!.mean(1)); // [B,H,N,N] → [B,N,N]
+    if (slot !== undefined) attention[slot] = r.attention!.mean(1); // [B,H,N,N] → [B,N,N]
   }
-  return { z, attention: maps ? attention : null };
+  return { z, attention: which ? attention : null };
 }
 
 /** The learnable position table: sin-cos of position 0 [1,1,D] (flat) or of the patch grid [1,N,D]. */
@@ -149,7 +163,7 @@ export interface EncoderOutput {
   latent: Tensor;
   /** With `maskRatio`: [B, N], 1 where a patch was hidden from the encoder. */
   mask?: Tensor;
-  /** Per block, head-averaged [B, N, N] (N = 1 for the flat tokenizer), when asked for. */
+  /** Head-averaged [B, N, N] (N = 1 for the flat tokenizer) per requested block, in the order asked; null when none was asked for. */
   attention: Tensor[] | null;
 }
 
@@ -194,7 +208,7 @@ export class AutoencoderEncoder extends Module {
    */
   override forward(
     x: Tensor,
-    opts: { returnAttention?: boolean; maskRatio?: number; generator?: Generator } = {},
+    opts: { returnAttention?: boolean | readonly number[]; maskRatio?: number; generator?: Generator } = {},
   ): EncoderOutput {
     const cfg = this.config;
     const [H, W] = checkInput("AutoencoderEncoder", x, cfg);
@@ -232,7 +246,7 @@ export class AutoencoderEncoder extends Module {
         }
         if (this.clsToken) z = cat([this.clsToken.expand([b, 1, cfg.latent]), z], 1); // [B,1+N,D]
       }
-      const r = runBlocks(this.blocks, z, opts.returnAttention ?? false, cfg);
+      const r = runBlocks(this.typeName, this.blocks, z, opts.returnAttention, cfg);
       const normed = this.norm.forward(r.z);
       // [B,N,D] → [B,D]
       const latent =
@@ -245,7 +259,7 @@ export class AutoencoderEncoder extends Module {
 export interface DecoderOutput {
   /** [B, 1, H, W] */
   reconstruction: Tensor;
-  /** Per block, head-averaged [B, N, N], when asked for. */
+  /** Head-averaged [B, N, N] per requested block, in the order asked; null when none was asked for. */
   attention: Tensor[] | null;
 }
 
@@ -284,7 +298,7 @@ export class AutoencoderDecoder extends Module {
   /** `outputSize` [H, W] (patch tokenizer only; default inputSize). */
   override forward(
     latent: Tensor,
-    opts: { returnAttention?: boolean; outputSize?: readonly [number, number] } = {},
+    opts: { returnAttention?: boolean | readonly number[]; outputSize?: readonly [number, number] } = {},
   ): DecoderOutput {
     const cfg = this.config;
     if (latent.rank !== 2 || latent.shape[1] !== cfg.latent)
@@ -298,7 +312,7 @@ export class AutoencoderDecoder extends Module {
     return tidy(() => {
       const pos = cfg.tokenizer === "flat" ? this.pos : positionsAt(this.pos, cfg, [gh, gw]);
       const z = this.expand.forward(latent).unsqueeze(1).add(pos); // [B,1,D] (flat) or [B,N,D]
-      const r = runBlocks(this.blocks, z, opts.returnAttention ?? false, cfg);
+      const r = runBlocks(this.typeName, this.blocks, z, opts.returnAttention, cfg);
       const y = this.out.forward(this.norm.forward(r.z)); // [B,1,H·W] or [B,N,p²]
       const reconstruction =
         cfg.tokenizer === "flat"
@@ -319,9 +333,18 @@ export interface AutoencoderOutput {
   reconstruction: Tensor;
   /** [B, latent] */
   latent: Tensor;
-  /** Head-averaged maps [B, N, N] per block, when `returnAttention`. */
+  /** Head-averaged maps [B, N, N] per requested block, in the order asked; null when none was asked for. */
   attention: { encoder: Tensor[]; decoder: Tensor[] } | null;
 }
+
+/**
+ * The autoencoder's `returnAttention`: one request for both halves (a list picks blocks by the
+ * same indices in each), or `{ encoder, decoder }`, one per half.
+ */
+export type AutoencoderAttentionRequest = boolean | readonly number[] | PerHalf;
+type PerHalf = { encoder?: boolean | readonly number[]; decoder?: boolean | readonly number[] };
+const isPerHalf = (w: AutoencoderAttentionRequest | undefined): w is PerHalf =>
+  typeof w === "object" && !Array.isArray(w);
 
 export interface AutoencoderConfig extends AutoencoderSize {
   inputSize: [number, number];
@@ -355,13 +378,26 @@ export class TransformerAutoencoder extends Module {
     this.decoder = this.registerModule("decoder", new AutoencoderDecoder(opts));
   }
 
-  override forward(x: Tensor, opts: { returnAttention?: boolean } = {}): AutoencoderOutput {
+  /**
+   * `returnAttention`: `true` for every block of both halves; a list of indices picks those blocks
+   * in the encoder and, by the same indices, in the decoder (negative counts from the end of each);
+   * `{ encoder, decoder }` asks each half separately (a half left out returns no maps).
+   */
+  override forward(
+    x: Tensor,
+    opts: { returnAttention?: AutoencoderAttentionRequest } = {},
+  ): AutoencoderOutput {
     checkInput("TransformerAutoencoder", x, this.encoder.config);
+    const want = opts.returnAttention;
+    const [enc, dec] = isPerHalf(want) ? [want.encoder, want.decoder] : [want, want];
+    // Checked here so that an error names this model, not its halves.
+    const encoder = attentionLayers("TransformerAutoencoder encoder", enc, this.encoder.blocks.length);
+    const decoder = attentionLayers("TransformerAutoencoder decoder", dec, this.decoder.blocks.length);
     return tidy(() => {
-      const e = this.encoder.forward(x, opts);
+      const e = this.encoder.forward(x, { returnAttention: encoder });
       const outputSize: [number, number] = [x.shape[2]!, x.shape[3]!];
-      const d = this.decoder.forward(e.latent, { ...opts, outputSize });
-      const attention = e.attention && d.attention ? { encoder: e.attention, decoder: d.attention } : null;
+      const d = this.decoder.forward(e.latent, { returnAttention: decoder, outputSize });
+      const attention = want ? { encoder: e.attention ?? [], decoder: d.attention ?? [] } : null;
       return { reconstruction: d.reconstruction, latent: e.latent, attention };
     });
   }

@@ -19,6 +19,7 @@ import {
   TransformerEncoder,
   TransformerEncoderLayer,
 } from "@tessera/nn";
+import { attentionLayers } from "./attention-tools.js";
 
 export interface MiniViTOptions {
   /** A named configuration (see `MINI_VIT_PRESETS`); the other options override it. */
@@ -153,14 +154,14 @@ export class PatchEmbedding extends Module {
 }
 
 export interface MiniViTForwardOptions {
-  /** Also return the post-softmax attention weights [B, heads, N+1, N+1]: `true` for every layer, or the layer indices wanted. */
+  /** Also return the post-softmax attention weights [B, heads, N+1, N+1]: `true` for every layer, or the layer indices wanted, in the order wanted (negative counts from the end; see `attentionLayers`). */
   returnAttention?: boolean | readonly number[];
 }
 
 export interface MiniViTFeatures {
   /** Encoder output [B, N+1, D] (token 0 is the class token). */
   tokens: Tensor;
-  /** One map [B, heads, N+1, N+1] per requested layer, in layer order (empty when none was asked for). */
+  /** One map [B, heads, N+1, N+1] per requested layer, in the order asked (empty when none was asked for). */
   attention: Tensor[];
 }
 
@@ -240,28 +241,12 @@ export class MiniViTBackbone extends Module {
       const patches = this.patchEmbed.forward(x); // [B,N,D]
       const cls = this.clsToken.expand(x.shape[0]!, -1, -1); // [B,1,D], one shared parameter
       const t = cat([cls, patches], 1).add(this.posEmbed); // [B,N+1,D]
-      if (wanted.size === 0) return { tokens: this.transformer.forward(t), attention: [] };
-      const r = this.transformer.forwardWithAttention(t, { layers: [...wanted] });
-      return { tokens: r.output, attention: r.attention.filter((a): a is Tensor => a !== null) };
+      if (wanted.length === 0) return { tokens: this.transformer.forward(t), attention: [] };
+      // forwardWithAttention gives one entry per layer (null where not listed), in layer order.
+      const r = this.transformer.forwardWithAttention(t, { layers: wanted });
+      return { tokens: r.output, attention: wanted.map((i) => r.attention[i]!) };
     });
   }
-}
-
-/** The set of layer indices whose attention maps were asked for. */
-function attentionLayers(
-  model: string,
-  which: boolean | readonly number[] | undefined,
-  depth: number,
-): Set<number> {
-  if (!which) return new Set();
-  if (which === true) return new Set(Array.from({ length: depth }, (_, i) => i));
-  for (const i of which) {
-    if (!Number.isInteger(i) || i < 0 || i >= depth)
-      throw new RangeError(
-        `${model}: returnAttention asks for layer ${i}, but the encoder has layers 0..${depth - 1}`,
-      );
-  }
-  return new Set(which);
 }
 
 export interface MiniViTOutput {

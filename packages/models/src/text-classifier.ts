@@ -19,6 +19,7 @@ import {
   ReLU,
   Sequential,
 } from "@tessera/nn";
+import { attentionLayers } from "./attention-tools.js";
 
 export interface TextClassifierOptions {
   /** Vocabulary size; id 0 is padding (default 20000, the Keras example's). */
@@ -56,10 +57,13 @@ export const TEXT_CLASSIFIER_PRESETS = {
   tiny: { vocabSize: 50, maxlen: 12, embedDim: 32, numHeads: 4, ffDim: 64, hiddenDim: 20, numClasses: 2 },
 } as const satisfies Record<string, TextClassifierOptions>;
 
-export interface TextClassifierOutput {
+export interface TextClassifierOutput<A extends Tensor | Tensor[] = Tensor> {
   logits: Tensor;
-  /** Per-head attention weights of the block, [B, H, L, L]. */
-  attention: Tensor;
+  /**
+   * Per-head attention weights of the block, [B, H, L, L]: the map itself for `returnAttention:
+   * true`, a list with one map per requested index for a list (`[0]` or `[-1]`, the one block).
+   */
+  attention: A;
 }
 
 /**
@@ -171,6 +175,7 @@ export class TextTransformerBlock extends Module {
  * const ids = randint(0, 50, [4, 12], { dtype: "int32" });
  * const logits = model.forward(ids); // [4, 3]
  * const { attention } = model.forward(ids, { returnAttention: true }); // [4, 4, 12, 12]
+ * model.forward(ids, { returnAttention: [-1] }).attention; // 1 × [4, 4, 12, 12]
  */
 export class TextTransformerClassifier extends Module {
   readonly embedding: TokenAndPositionEmbedding;
@@ -232,12 +237,21 @@ export class TextTransformerClassifier extends Module {
 
   override forward(ids: Tensor): Tensor;
   override forward(ids: Tensor, opts: { returnAttention: true }): TextClassifierOutput;
-  override forward(ids: Tensor, opts: { returnAttention?: boolean }): Tensor | TextClassifierOutput;
-  override forward(ids: Tensor, opts: { returnAttention?: boolean } = {}): Tensor | TextClassifierOutput {
+  override forward(ids: Tensor, opts: { returnAttention: readonly number[] }): TextClassifierOutput<Tensor[]>;
+  override forward(
+    ids: Tensor,
+    opts: { returnAttention?: boolean | readonly number[] },
+  ): Tensor | TextClassifierOutput | TextClassifierOutput<Tensor[]>;
+  override forward(
+    ids: Tensor,
+    opts: { returnAttention?: boolean | readonly number[] } = {},
+  ): Tensor | TextClassifierOutput | TextClassifierOutput<Tensor[]> {
     if (ids.rank !== 2 || ids.dtype !== "int32")
       throw new TypeError(
         `TextTransformerClassifier: ids must be int32 [B, L], got ${ids.dtype} [${ids.shape.join(",")}]`,
       );
+    const want = opts.returnAttention;
+    const layers = attentionLayers("TextTransformerClassifier", want, 1); // one block
     const r = tidy(() => {
       const x = this.embedding.forward(ids); // [B,L,D]
       let keyPaddingMask: Tensor | null = null;
@@ -251,14 +265,15 @@ export class TextTransformerClassifier extends Module {
       }
       const { output: h, attention } = this.transformerBlock.forward(x, {
         keyPaddingMask,
-        returnAttention: opts.returnAttention ?? false,
+        returnAttention: layers.length > 0,
       });
       // [B,L,D] → [B,D]
       const pooled = keep ? h.mul(keep).sum(1).div(keep.sum(1).clamp(1)) : h.mean(1);
       const hidden = this.drop.forward(this.dense1.forward(this.drop.forward(pooled)).relu()); // [B,20]
-      return { logits: this.dense2.forward(hidden), attention }; // [B,K]
+      const logits = this.dense2.forward(hidden); // [B,K]
+      if (want === true) return { logits, attention: attention! };
+      return { logits, attention: layers.map(() => attention!) };
     });
-    if (opts.returnAttention) return r as TextClassifierOutput;
-    return r.logits;
+    return want ? r : r.logits;
   }
 }

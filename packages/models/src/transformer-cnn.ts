@@ -39,6 +39,7 @@ import {
   sinusoidalEncoding1d,
   TransformerEncoderLayer,
 } from "@tessera/nn";
+import { attentionLayers } from "./attention-tools.js";
 
 export interface TransformerCNNOptions {
   /** 'image' ([B,C,H,W], conv tokenizer) or 'sequence' ([B,T,F], Linear tokenizer). Default 'image'. */
@@ -338,13 +339,25 @@ export class TransformerCNN extends Module {
     });
   }
 
-  /** The encoder's output tokens [B, N(+1), D]; with `returnAttention`, also each layer's weights [B,H,N,N]. */
+  /**
+   * The encoder's output tokens [B, N(+1), D]; with `returnAttention` (`true` or layer indices,
+   * see `attentionLayers`), also the chosen layers' weights [B,H,N,N], in the order asked.
+   */
   forwardFeatures(x: Tensor): Tensor;
-  forwardFeatures(x: Tensor, opts: { returnAttention: true }): { features: Tensor; attention: Tensor[] };
   forwardFeatures(
     x: Tensor,
-    opts: { returnAttention?: boolean } = {},
+    opts: { returnAttention: true | readonly number[] },
+  ): { features: Tensor; attention: Tensor[] };
+  forwardFeatures(
+    x: Tensor,
+    opts?: { returnAttention?: boolean | readonly number[] },
+  ): Tensor | { features: Tensor; attention: Tensor[] };
+  forwardFeatures(
+    x: Tensor,
+    opts: { returnAttention?: boolean | readonly number[] } = {},
   ): Tensor | { features: Tensor; attention: Tensor[] } {
+    const layers = attentionLayers("TransformerCNN", opts.returnAttention, this.config.depth);
+    const want = new Map(layers.map((layer, slot) => [layer, slot])); // layer → slot in the returned list
     const r = tidy(() => {
       let t = this.tokenize(x);
       const srcMask = sparseAttentionMask(t.shape[1]!, {
@@ -354,15 +367,17 @@ export class TransformerCNN extends Module {
         prefix: this.clsToken ? 1 : 0,
         backend: t.backendName,
       });
-      const attention: Tensor[] = [];
+      const attention: Tensor[] = new Array(want.size);
       let i = 0;
       for (const block of this.blocks) {
-        if (opts.returnAttention) {
+        const slot = want.get(i);
+        if (slot !== undefined) {
           const r = block.forwardWithAttention(t, { srcMask }); // [B,N,D], [B,H,N,N]
-          attention.push(r.attention);
+          attention[slot] = r.attention;
           t = r.output;
         } else t = block.forward(t, { srcMask }); // [B,N,D]
-        const rnn = this.recurrent?.at(i++);
+        const rnn = this.recurrent?.at(i);
+        i++;
         if (rnn) {
           const y = rnn.forward(t).output; // [B,N,D]
           t = this.config.recurrentMode === "residual" ? t.add(y) : y;
@@ -385,9 +400,9 @@ export class TransformerCNN extends Module {
     return tidy(() => this.forwardHead(this.forwardFeatures(x)));
   }
 
-  /** Per-layer attention weights [B,H,N,N] (no gradients). */
-  getAttentionMaps(x: Tensor): Tensor[] {
-    return noGrad(() => this.forwardFeatures(x, { returnAttention: true }).attention);
+  /** Attention weights [B,H,N,N] of every layer, or of `layers` in their order (no gradients). */
+  getAttentionMaps(x: Tensor, layers: true | readonly number[] = true): Tensor[] {
+    return noGrad(() => this.forwardFeatures(x, { returnAttention: layers }).attention);
   }
 
   /** Cross-entropy against int32 classes [B] (classification) or MSE against targets [B,O] (regression). */

@@ -28,6 +28,7 @@ import {
   resamplePositionEmbedding,
   Sequential,
 } from "@tessera/nn";
+import { attentionLayers } from "./attention-tools.js";
 import { Block } from "./blocks.js";
 
 export interface VisionTransformerOptions {
@@ -67,7 +68,7 @@ export interface VisionTransformerOptions {
 }
 
 export interface VitForwardOptions {
-  /** true: every layer's attention weights; a list: those layers' (negative counts from the end). */
+  /** true: every layer's attention weights; a list: those layers', in its order (negative counts from the end; see `attentionLayers`). */
   returnAttention?: boolean | readonly number[];
 }
 
@@ -458,19 +459,8 @@ export class VisionTransformer extends Module {
     x: Tensor,
     returnAttention: VitForwardOptions["returnAttention"],
   ): { tokens: Tensor; attention: Tensor[] } {
-    const depth = this.config.depth;
-    const want = new Map<number, number>(); // layer → slot in the returned list
-    if (returnAttention === true) for (let i = 0; i < depth; i++) want.set(i, i);
-    else if (Array.isArray(returnAttention)) {
-      returnAttention.forEach((l: number, slot: number) => {
-        const i = l < 0 ? depth + l : l;
-        if (!Number.isInteger(i) || i < 0 || i >= depth)
-          throw new RangeError(
-            `VisionTransformer: returnAttention layer ${l} is out of range for depth ${depth}`,
-          );
-        want.set(i, slot);
-      });
-    }
+    const layers = attentionLayers("VisionTransformer", returnAttention, this.config.depth);
+    const want = new Map(layers.map((layer, slot) => [layer, slot])); // layer → slot in the returned list
     return tidy(() => {
       let t = this.embed(x);
       const attention: Tensor[] = new Array(want.size);

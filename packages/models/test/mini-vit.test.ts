@@ -177,7 +177,7 @@ describe("MiniViT", () => {
         "MiniViT: expected images [B,3,8,8], got [2,3,16,16]",
       );
       expect(() => m.forward(randn([2, 3, 8, 8]), { returnAttention: [2] })).toThrow(
-        "MiniViT: returnAttention asks for layer 2, but the encoder has layers 0..1",
+        "MiniViT: returnAttention asks for layer 2, but the layers are 0..1 (or -2..-1 from the end)",
       );
     });
     m.dispose();

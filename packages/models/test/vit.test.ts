@@ -246,7 +246,7 @@ describe("VisionTransformer options", () => {
         expect(maxAbsDiff(chosen.attention[1]!, all.attention[0]!)).toBe(0);
       });
       expect(() => m.forward(randn([1, 3, 16, 12]), { returnAttention: [3] })).toThrow(
-        /layer 3 is out of range/,
+        /asks for layer 3, but the layers are 0..2/,
       );
       m.dispose();
     }
