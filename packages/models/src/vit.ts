@@ -13,7 +13,16 @@
  * `blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}`, `norm`, `head`.
  */
 import { noGrad } from "@tessera/autograd";
-import { cat, type Generator, linear, type Tensor, tidy, zeros } from "@tessera/core";
+import {
+  cat,
+  type Generator,
+  getBackend,
+  linear,
+  type Tensor,
+  tidy,
+  withBackend,
+  zeros,
+} from "@tessera/core";
 import {
   Conv2d,
   Dropout,
@@ -249,7 +258,12 @@ export class ClassifierHead extends Module {
       );
     this.numClasses = numClasses;
     if (numClasses === 0) return;
-    const fresh = new Linear(this.inFeatures, numClasses, { generator: this.generator });
+    // On the backend the head lives on now (the model may have been moved since construction).
+    const backend = this.getParameter("weight")?.backendName ?? getBackend().name;
+    const fresh = withBackend(
+      backend,
+      () => new Linear(this.inFeatures, numClasses, { generator: this.generator }),
+    );
     this.replaceTensor("weight", fresh.weight); // disposes the old weight
     this.replaceTensor("bias", fresh.bias!);
   }

@@ -192,3 +192,30 @@ describe("loadPretrained inputs", () => {
     seed.dispose();
   });
 });
+
+describe.skipIf(TEST_BACKENDS.length < 2)("resetClassifier after Module.to", () => {
+  it("a new head is created on the backend the model was moved to", () => {
+    setBackend("js");
+    const model = new VisionTransformer({
+      layout: "timm",
+      imgSize: 16,
+      patchSize: 8,
+      embedDim: 16,
+      depth: 1,
+      numHeads: 2,
+      numClasses: 5,
+    });
+    const other = TEST_BACKENDS.find((b) => b !== "js")!;
+    model.to(other);
+    model.resetClassifier(3);
+    const keys = [...model.namedParameters()].filter(([k]) => k.startsWith("head."));
+    expect(keys.map(([k, p]) => [k, p.shape, p.backendName])).toEqual([
+      ["head.weight", [3, 16], other],
+      ["head.bias", [3], other],
+    ]);
+    const y = tidy(() => model.forward(randn([1, 3, 16, 16], { backend: other })) as Tensor);
+    expect(y.shape).toEqual([1, 3]);
+    y.dispose();
+    model.dispose();
+  });
+});
