@@ -11,18 +11,11 @@ import { MiniViT } from "../src/mini-vit.js";
 import { TextTransformerClassifier } from "../src/text-classifier.js";
 import { TransformerCNN } from "../src/transformer-cnn.js";
 import { VisionTransformer } from "../src/vit.js";
+import { maxAbsDiff } from "./support/train.js";
 import "./support/backends.js";
 
 /** Layers left on the fused path may round differently from those that computed their weights. */
 const ATOL = 1e-5;
-
-const maxAbsDiff = (a: Tensor, b: Tensor) => {
-  expect(a.shape).toEqual(b.shape);
-  const [x, y] = [a.dataSync(), b.dataSync()];
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-};
 
 interface Case {
   model: string;

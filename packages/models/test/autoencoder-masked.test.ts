@@ -1,8 +1,9 @@
-import { Generator, manualSeed, memory, randn, setBackend, tidy } from "@tessera/core";
+import { Generator, manualSeed, randn, setBackend, tidy } from "@tessera/core";
 import { AdamW } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import { createAutoencoder, patchifyImage } from "../src/index.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { train } from "./support/train.js";
 
 const small = () =>
   createAutoencoder({
@@ -61,21 +62,10 @@ describe.each(TEST_BACKENDS)("masked-patch pretraining of the patch autoencoder 
     const ae = small();
     const x = randn([4, 1, 20, 28]);
     const opt = new AdamW(ae.parameters(), { lr: 3e-3 });
-    const losses: number[] = [];
-    let count = 0;
-    for (let s = 0; s < 12; s++) {
-      const l = tidy(() => {
-        opt.zeroGrad();
-        const { loss } = ae.maskedReconstruction(x, { maskRatio: 0.75, generator: new Generator(9) });
-        loss.backward();
-        opt.step();
-        return loss;
-      });
-      losses.push(l.itemSync());
-      l.dispose();
-      if (s === 0) count = memory().numTensors;
-    }
-    expect(memory().numTensors).toBe(count);
+    const { losses, tensorsAfterFirst, tensorsAtEnd } = train(opt, 12, () => {
+      return ae.maskedReconstruction(x, { maskRatio: 0.75, generator: new Generator(9) }).loss;
+    });
+    expect(tensorsAtEnd).toBe(tensorsAfterFirst);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.8);
     opt.dispose();
     ae.dispose();

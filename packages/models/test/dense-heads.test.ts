@@ -27,6 +27,7 @@ import {
 import type { MiniViTOptions } from "../src/mini-vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { runModelCase } from "./support/torch-model.js";
+import { maxAbsDiff } from "./support/train.js";
 
 /** A small backbone for fast tests: 8×8 RGB, 2×2 patch grid, D 16, 1 layer. */
 const TINY: MiniViTOptions = {
@@ -37,14 +38,6 @@ const TINY: MiniViTOptions = {
   heads: 2,
   depth: 1,
   mlpDim: 32,
-};
-
-const maxAbsDiff = (a: Tensor, b: Tensor) => {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
 };
 
 /**

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { MINI_VIT_PRESETS, MiniViT, type MiniViTOptions, PatchEmbedding } from "../src/mini-vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { runModelCase } from "./support/torch-model.js";
+import { maxAbsDiff } from "./support/train.js";
 
 /** The reference's constructor kwargs (the fixture's `config`) as MiniViT options. */
 const fromConfig = (c: Record<string, unknown>): MiniViTOptions => ({
@@ -24,14 +25,6 @@ const TINY: MiniViTOptions = {
   heads: 2,
   depth: 2,
   mlpDim: 32,
-};
-
-const maxAbsDiff = (a: Tensor, b: Tensor) => {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
 };
 
 describe("MiniViT", () => {

@@ -23,6 +23,7 @@ import { freezeBackbone, loadPretrained } from "../src/pretrained.js";
 import { VisionTransformer } from "../src/vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { FIXTURES_DIR } from "./support/torch-model.js";
+import { train } from "./support/train.js";
 
 const FILE = `${FIXTURES_DIR}timm_vit_tiny.safetensors`;
 const bytes = new Uint8Array(readFileSync(FILE));
@@ -114,21 +115,8 @@ describe.each(TEST_BACKENDS)("loadPretrained on %s", (backend) => {
       [...m.parameters()].filter((p) => p.requiresGrad),
       { lr: 0.05 },
     );
-    const losses: number[] = [];
-    let after1 = 0;
-    for (let s = 0; s < 10; s++) {
-      const l = tidy(() => {
-        opt.zeroGrad();
-        const loss = crossEntropy(m.forward(x), y);
-        loss.backward();
-        opt.step();
-        return loss;
-      });
-      losses.push(l.itemSync());
-      l.dispose();
-      if (s === 0) after1 = memory().numTensors;
-    }
-    expect(memory().numTensors).toBe(after1);
+    const { losses, tensorsAfterFirst, tensorsAtEnd } = train(opt, 10, () => crossEntropy(m.forward(x), y));
+    expect(tensorsAtEnd).toBe(tensorsAfterFirst);
     expect(losses.at(-1)!, losses.map((v) => v.toFixed(3)).join(" ")).toBeLessThan(0.8 * losses[0]!);
     for (const [k, data] of snapshot) {
       expect(m.stateDict().get(k)!.grad, k).toBeNull();

@@ -1,9 +1,10 @@
-import { crossEntropy, manualSeed, memory, randint, type Tensor, tensor, tidy } from "@tessera/core";
+import { crossEntropy, manualSeed, randint, tensor } from "@tessera/core";
 import { AdamW } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import { TEXT_CLASSIFIER_PRESETS, TextTransformerClassifier } from "../src/text-classifier.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { runModelCase } from "./support/torch-model.js";
+import { train } from "./support/train.js";
 
 const fromConfig = (c: Record<string, unknown>) =>
   new TextTransformerClassifier({
@@ -134,22 +135,9 @@ describe("TextTransformerClassifier", () => {
       const x = ids(rows).to(backend);
       const y = tensor(new Int32Array(labels), { backend });
       const opt = new AdamW(m.parameters(), { lr: 3e-3 });
-      const losses: number[] = [];
-      let afterFirst = 0;
-      for (let step = 0; step < 30; step++) {
-        const loss: Tensor = tidy(() => {
-          opt.zeroGrad();
-          const l = crossEntropy(m.forward(x), y);
-          l.backward();
-          opt.step();
-          return l;
-        });
-        losses.push(loss.itemSync());
-        loss.dispose();
-        if (step === 0) afterFirst = memory().numTensors; // parameters, gradients, Adam moments
-      }
-      expect(memory().numTensors).toBe(afterFirst);
-      expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.5);
+      const run = train(opt, 30, () => crossEntropy(m.forward(x), y));
+      expect(run.tensorsAtEnd).toBe(run.tensorsAfterFirst);
+      expect(run.losses.at(-1)!).toBeLessThan(run.losses[0]! * 0.5);
       opt.dispose();
       for (const t of [x, y]) t.dispose();
       m.dispose();

@@ -1,4 +1,4 @@
-import { arange, manualSeed, memory, randint, randn, type Tensor, tidy } from "@tessera/core";
+import { arange, manualSeed, randint, randn, type Tensor, tidy } from "@tessera/core";
 import { AdamW, sinusoidalEncoding1d } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,6 +9,7 @@ import {
 } from "../src/transformer-cnn.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { runModelCase } from "./support/torch-model.js";
+import { train } from "./support/train.js";
 
 /** The fixtures' config holds the TypeScript option names (plus `batch`). */
 const fromConfig = (c: Record<string, unknown>) => {
@@ -400,22 +401,9 @@ describe("TransformerCNN", () => {
 
 function trainAndCheck(m: TransformerCNN, x: Tensor, target: Tensor): void {
   const opt = new AdamW(m.parameters(), { lr: 1e-2 });
-  const losses: number[] = [];
-  let afterFirst = 0;
-  for (let step = 0; step < 15; step++) {
-    const loss = tidy(() => {
-      opt.zeroGrad();
-      const l = m.loss(m.forward(x), target);
-      l.backward();
-      opt.step();
-      return l;
-    });
-    losses.push(loss.itemSync());
-    loss.dispose();
-    if (step === 0) afterFirst = memory().numTensors; // parameters, gradients, Adam moments
-  }
-  expect(memory().numTensors).toBe(afterFirst);
-  expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.6);
+  const run = train(opt, 15, () => m.loss(m.forward(x), target));
+  expect(run.tensorsAtEnd).toBe(run.tensorsAfterFirst);
+  expect(run.losses.at(-1)!).toBeLessThan(run.losses[0]! * 0.6);
   opt.dispose();
   for (const t of [x, target]) t.dispose();
   m.dispose();

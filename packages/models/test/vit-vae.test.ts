@@ -9,7 +9,6 @@ import {
   exp,
   Generator,
   manualSeed,
-  memory,
   rand,
   randn,
   setBackend,
@@ -20,6 +19,7 @@ import { AdamW, klNormal } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import { reparameterize, ViTVAE, type ViTVAEOptions } from "../src/vit-vae.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { train as trainLoop } from "./support/train.js";
 
 const small: ViTVAEOptions = {
   imageSize: [13, 11],
@@ -196,25 +196,11 @@ function train(backend: string, steps: number) {
       .reshape(8, 1, 12, 12),
   );
   const opt = new AdamW(vae.parameters(), { lr: 2e-3, weightDecay: 0 });
-  const losses: number[] = [];
-  let afterStep1 = 0;
-  for (let s = 0; s < steps; s++) {
-    const loss = tidy(() => {
-      opt.zeroGrad();
-      const { loss } = vae.elbo(x, { beta: 0.1 });
-      loss.backward();
-      opt.step();
-      return loss;
-    });
-    losses.push(loss.itemSync());
-    loss.dispose();
-    if (s === 0) afterStep1 = memory().numTensors;
-  }
-  const atEnd = memory().numTensors;
+  const run = trainLoop(opt, steps, () => vae.elbo(x, { beta: 0.1 }).loss);
   opt.dispose();
   vae.dispose();
   x.dispose();
-  return { losses, afterStep1, atEnd };
+  return { losses: run.losses, afterStep1: run.tensorsAfterFirst, atEnd: run.tensorsAtEnd };
 }
 
 const runs = new Map<string, ReturnType<typeof train>>();

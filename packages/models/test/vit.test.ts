@@ -7,7 +7,6 @@ import {
   crossEntropy,
   Generator,
   manualSeed,
-  memory,
   randint,
   randn,
   setBackend,
@@ -26,6 +25,7 @@ import {
 } from "../src/vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
 import { runModelCase } from "./support/torch-model.js";
+import { train } from "./support/train.js";
 
 const small = (o: VisionTransformerOptions = {}): VisionTransformerOptions => ({
   imgSize: 16,
@@ -99,21 +99,8 @@ describe.each(TEST_BACKENDS)("VisionTransformer on %s", (backend) => {
       const x = randn([8, 3, 16, 16], { generator: gen });
       const y = randint(0, 3, [8], { generator: gen });
       const opt = new AdamW(m.parameters(), { lr: 3e-3 });
-      const losses: number[] = [];
-      let after1 = 0;
-      for (let s = 0; s < 8; s++) {
-        const l = tidy(() => {
-          opt.zeroGrad();
-          const loss = crossEntropy(m.forward(x), y);
-          loss.backward();
-          opt.step();
-          return loss;
-        });
-        losses.push(l.itemSync());
-        l.dispose();
-        if (s === 0) after1 = memory().numTensors;
-      }
-      expect(memory().numTensors, `${layout}: live tensors after step 1 vs after step 8`).toBe(after1);
+      const { losses, tensorsAfterFirst, tensorsAtEnd } = train(opt, 8, () => crossEntropy(m.forward(x), y));
+      expect(tensorsAtEnd, `${layout}: live tensors after step 1 vs after step 8`).toBe(tensorsAfterFirst);
       expect(losses.at(-1)!, `${layout} losses ${losses.map((v) => v.toFixed(3)).join(" ")}`).toBeLessThan(
         0.6 * losses[0]!,
       );
