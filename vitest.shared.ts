@@ -6,7 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-const SOURCE_PACKAGES = ["core", "autograd", "backend-js", "backend-native", "conformance", "nn", "models"];
+const SOURCE_PACKAGES = ["core", "autograd", "backend-js", "backend-native", "conformance", "nn", "models", "data"];
 
 export default defineConfig({
   resolve: {

@@ -1,0 +1,3 @@
+export { DataError } from "./errors.js";
+export { Rng } from "./rng.js";
+export type * from "./types.js";
