@@ -3,6 +3,7 @@
  * numbers), so a sample can cross to and from a worker thread by structured clone; tensors are made
  * only on the main thread, by `collate`.
  */
+import type { Rng } from "./rng.js";
 
 /** A decoded image as its codec returns it: interleaved channels (HWC), 8- or 16-bit. */
 export interface DecodedImage {
@@ -31,10 +32,14 @@ export interface LabeledImage {
   label: number;
 }
 
-/** A map-style dataset: random access by index (PyTorch's `Dataset`). `get` may be async (file reads). */
+/**
+ * A map-style dataset: random access by index (PyTorch's `Dataset`). `get` may be async (file reads).
+ * The DataLoader passes `rng`, a stream derived from (seed, epoch, index): random augmentations draw
+ * from it, so a sample is the same whichever thread loads it. Without it a dataset is deterministic.
+ */
 export interface Dataset<T> {
   readonly length: number;
-  get(index: number): T | Promise<T>;
+  get(index: number, rng?: Rng): T | Promise<T>;
 }
 
 /** A stream-style dataset (PyTorch's `IterableDataset`): no length, no random access. */

@@ -1,0 +1,3 @@
+export * from "./charts.js";
+export * from "./grid.js";
+export * from "./overlay.js";
