@@ -1,1 +1,20 @@
-export {};
+import type { Task } from "./types.js";
+
+/** Placeholder until the task lands. */
+export const autoencoderLstmTask: Task = {
+  name: "autoencoder-lstm",
+  description: "(not implemented yet)",
+  defaults: { epochs: 1, batchSize: 1, lr: 1e-3 },
+  presets: [],
+  loadData: () => Promise.reject(new Error("autoencoder-lstm: not implemented yet")),
+  createModel: () => {
+    throw new Error("autoencoder-lstm: not implemented yet");
+  },
+  collate: () => ({}),
+  trainStep: () => {
+    throw new Error("autoencoder-lstm: not implemented yet");
+  },
+  evalStep: () => {
+    throw new Error("autoencoder-lstm: not implemented yet");
+  },
+};
