@@ -69,8 +69,8 @@ describe("text task", () => {
     // Another seed splits differently, so its training split adapts another vocabulary...
     const other = await textTask.loadData(runOptions({ data: corpus, seed: 5 }));
     const fresh = textTask.createModel(runOptions(), other);
-    const freshVocab = (fresh.config as Saved).vectorizer.vocabulary;
-    expect(freshVocab).not.toEqual((built.config as Saved).vectorizer.vocabulary);
+    const freshVocab = (fresh.config as unknown as Saved).vectorizer.vocabulary;
+    expect(freshVocab).not.toEqual((built.config as unknown as Saved).vectorizer.vocabulary);
     const before = (await other.train.get(0)).tokens;
     const text = [...before]
       .filter((id) => id !== 0)
@@ -81,7 +81,7 @@ describe("text task", () => {
     expect(rebuilt.config).toEqual(built.config);
     const after = (await other.train.get(0)).tokens;
     expect([...after]).toEqual([
-      ...TextVectorizer.fromJSON((built.config as Saved).vectorizer).vectorize(text),
+      ...TextVectorizer.fromJSON((built.config as unknown as Saved).vectorizer).vectorize(text),
     ]);
     for (const m of [built.model, fresh.model, rebuilt.model]) m.dispose();
   });
