@@ -71,7 +71,7 @@ describe("randomSplit", () => {
         const data = new InMemoryDataset(range(n));
         const parts = randomSplit(data, lengths, seed);
         expect(parts.map((p) => p.length)).toEqual(lengths);
-        const seen = parts.flatMap((p) => range(p.length).map((i) => p.get(i)));
+        const seen = parts.flatMap((p) => range(p.length).map((i) => p.get(i) as number));
         expect([...seen].sort((a, b) => a - b)).toEqual(range(n));
         const again = randomSplit(data, lengths, seed);
         expect(again.map((p) => [...p.indices])).toEqual(parts.map((p) => [...p.indices]));
