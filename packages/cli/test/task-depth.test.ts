@@ -1,0 +1,154 @@
+import fs from "node:fs";
+import path from "node:path";
+import { memory } from "@tessera/core";
+import { readImage, writeImage } from "@tessera/data";
+import type { MiniViTDepth } from "@tessera/models";
+import { afterAll, describe, expect, it } from "vitest";
+import { type DepthSample, depthTask } from "../src/tasks/depth.js";
+import { runOptions, tempDir, trainSteps } from "./task-support.js";
+
+const tmp = tempDir("task-depth");
+afterAll(() => tmp.cleanup());
+
+const SIZE = 32;
+
+/**
+ * Scenes a model can learn: depth grows down the image (a ground plane seen from above) at a slope
+ * that varies per scene, and the image's brightness encodes depth. The top-left 4×4 is invalid (0).
+ */
+async function writeScenes(root: string, count: number): Promise<void> {
+  for (let s = 0; s < count; s++) {
+    const slope = 20 + 5 * s; // mm per row
+    const depth = new Uint16Array(SIZE * SIZE);
+    const rgb = new Uint8Array(SIZE * SIZE * 3);
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        const i = y * SIZE + x;
+        const mm = 1000 + slope * y;
+        depth[i] = y < 4 && x < 4 ? 0 : mm;
+        const v = Math.min(255, Math.round(mm / 12));
+        rgb[3 * i] = v;
+        rgb[3 * i + 1] = 255 - v;
+        rgb[3 * i + 2] = (x * 8) & 255;
+      }
+    }
+    const name = `${String(s).padStart(4, "0")}.png`;
+    await writeImage(path.join(root, "images", name), {
+      width: SIZE,
+      height: SIZE,
+      channels: 3,
+      bitDepth: 8,
+      data: rgb,
+    });
+    await writeImage(path.join(root, "depths", name), {
+      width: SIZE,
+      height: SIZE,
+      channels: 1,
+      bitDepth: 16,
+      data: depth,
+    });
+  }
+}
+
+const root = path.join(tmp.dir, "scenes");
+await writeScenes(root, 20);
+const opts = runOptions({ data: root, imgSize: SIZE });
+
+async function samples(
+  ds: { length: number; get(i: number): DepthSample | Promise<DepthSample> },
+  n: number,
+) {
+  return Promise.all(Array.from({ length: Math.min(n, ds.length) }, (_, i) => ds.get(i)));
+}
+
+describe("depth task", () => {
+  it("holds out 10% of the pairs, images RGB and depths in metres", async () => {
+    const data = await depthTask.loadData(opts);
+    expect(data.train.length).toBe(18);
+    expect(data.test!.length).toBe(2);
+    const { image, depth } = await data.test!.get(0);
+    expect([image.channels, image.height, image.width]).toEqual([3, SIZE, SIZE]);
+    expect([depth.channels, depth.height, depth.width]).toEqual([1, SIZE, SIZE]);
+    expect(depth.data[0]).toBe(0); // the invalid corner
+    expect(depth.data[SIZE * 10 + 10]).toBeGreaterThan(1); // metres, not millimetres
+    expect(depth.data[SIZE * 10 + 10]).toBeLessThan(3);
+  });
+
+  for (const preset of ["small", "small-silog"]) {
+    it(`trains with preset ${preset}: loss falls with a flat tensor count`, async () => {
+      const data = await depthTask.loadData({ ...opts, preset });
+      const { model } = depthTask.createModel({ ...opts, preset }, data);
+      const r = trainSteps(depthTask, model, await samples(data.train, 8), 30, 2e-3);
+      expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]! * 0.5);
+      expect(r.tensorsAtEnd).toBe(r.tensorsAfterFirst);
+      model.dispose();
+    });
+  }
+
+  it("L1 loss and the metrics count valid pixels only", async () => {
+    const data = await depthTask.loadData(opts);
+    const { model } = depthTask.createModel(opts, data);
+    const batch = depthTask.collate(await samples(data.train, 3));
+    const before = memory().numTensors;
+    const { loss, metrics } = depthTask.evalStep(model, batch);
+    expect(memory().numTensors).toBe(before);
+    // The same figures on the host, skipping the pixels whose depth is 0.
+    const pred = (model as MiniViTDepth).forward(batch["image"]!);
+    const p = pred.dataSync();
+    const t = batch["depth"]!.dataSync();
+    pred.dispose();
+    const n = SIZE * SIZE;
+    let l1 = 0;
+    let valid = 0;
+    let absRel = 0;
+    let rmse = 0;
+    for (let b = 0; b < 3; b++) {
+      let ar = 0;
+      let se = 0;
+      let v = 0;
+      for (let i = b * n; i < (b + 1) * n; i++) {
+        if (t[i]! <= 0) continue;
+        const d = p[i]! - t[i]!;
+        l1 += Math.abs(d);
+        ar += Math.abs(d) / t[i]!;
+        se += d * d;
+        v++;
+      }
+      valid += v;
+      absRel += ar / v;
+      rmse += Math.sqrt(se / v);
+    }
+    expect(valid).toBe(3 * (n - 16));
+    // float32 sums over 3k pixels against float64 ones: a relative 1e-4 covers the rounding.
+    expect(loss).toBeCloseTo(l1 / valid, 4);
+    expect(metrics.count).toBe(3);
+    expect(metrics["abs_rel"]! / absRel).toBeCloseTo(1, 4);
+    expect(metrics["rmse"]! / rmse).toBeCloseTo(1, 4);
+    for (const x of Object.values(batch)) x.dispose();
+    model.dispose();
+  });
+
+  it("draws depth.png: image, prediction and ground truth per row", async () => {
+    const data = await depthTask.loadData(opts);
+    const { model } = depthTask.createModel(opts, data);
+    const out = path.join(tmp.dir, "plots");
+    fs.mkdirSync(out);
+    const before = memory().numTensors;
+    const files = await depthTask.plots!(model, data, out);
+    expect(memory().numTensors).toBe(before);
+    expect(files).toEqual([path.join(out, "depth.png")]);
+    const png = await readImage(files[0]!);
+    expect(png.channels).toBe(3);
+    expect(png.width).toBeGreaterThan(3 * SIZE); // three images side by side
+    model.dispose();
+  });
+
+  it("names a folder without images/ and depths/ and says what it needs", async () => {
+    const empty = path.join(tmp.dir, "empty");
+    fs.mkdirSync(empty);
+    await expect(depthTask.loadData({ ...opts, data: empty })).rejects.toThrow(/images/);
+    await expect(depthTask.loadData({ ...opts, data: path.join(tmp.dir, "missing") })).rejects.toThrow(
+      /missing.*images\/ and depths\//,
+    );
+  });
+});
