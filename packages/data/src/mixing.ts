@@ -214,5 +214,5 @@ function checkAlpha(op: string, name: string, alpha: number): void {
 }
 
 function clip(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return Math.min(Math.max(v, lo), hi);
 }
