@@ -61,6 +61,8 @@ export interface TrainRunOptions extends RunOptions {
   labelSmoothing?: number;
   /** Clip the gradients' total 2-norm to this (default: no clipping). */
   clipGrad?: number;
+  /** Called after each step with its 1-based global index and loss (tests abort from here). */
+  onStep?: (step: number, loss: number) => void;
   /** Called after each finished epoch (tests watch the live tensor count here). */
   onEpoch?: (m: EpochMetrics) => void;
 }
@@ -417,6 +419,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
         samples += metrics.count;
         batch++;
         state.step++;
+        opts.onStep?.(state.step, lossValue);
         const elapsed = (performance.now() - t0) / 1000;
         progress.update({
           epoch: epoch + 1,
