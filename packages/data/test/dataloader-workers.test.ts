@@ -123,6 +123,23 @@ describe("DataLoader with worker threads", () => {
     expect(await epochValues(loader as DataLoader<unknown>, 1)).toEqual(expected);
   });
 
+  it("reports a spec the worker cannot rebuild from as a DataError naming the module and factory", async () => {
+    const broken: Dataset<{ x: Float32Array }> & {
+      workerSpec(): { module: string; factory: string; args: unknown };
+    } = {
+      length: 4,
+      get: (i) => ({ x: Float32Array.of(i) }),
+      workerSpec: () => ({ module: fixtures, factory: "createMissing", args: {} }),
+    };
+    const loader = new DataLoader(broken, { batchSize: 2, workers: 1 });
+    loaders.push(loader as DataLoader<unknown>);
+    const err = await (async () => {
+      for await (const batch of loader) dispose(batch);
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toContain("datasets.mjs: has no export 'createMissing'");
+  });
+
   it("refuses a dataset that cannot be rebuilt in a worker, saying what to do", () => {
     expect(() => new DataLoader(new InMemoryDataset([{ x: 1 }]), { workers: 2 })).toThrow(
       /InMemoryDataset\) cannot be loaded in worker threads: it has no workerSpec\(\)/,
