@@ -291,7 +291,7 @@ async function plots(model: Module, data: TaskData<ImageSample>, outDir: string)
   const written: string[] = [];
   try {
     ae.eval();
-    const recon = noGrad(() => ae.forward(x).reconstruction);
+    const recon = noGrad(() => tidy(() => ae.forward(x).reconstruction)); // the latent is freed
     const rows = [
       images.map((image, i) => ({ image, caption: i === 0 ? "input" : "" })),
       images.map((_, i) => ({ image: plane(recon, i), caption: i === 0 ? "reconstruction" : "" })),
