@@ -34,7 +34,11 @@ export function decodePng(bytes: Uint8Array, path?: string): DecodedImage {
   try {
     png = decode(bytes, { checkCrc: true });
   } catch (e) {
-    throw new DataError(`truncated or corrupt PNG: ${message(e)}`, path, { cause: e });
+    // fast-png reads past the end through a DataView; say "truncated" rather than quote that.
+    const why = /outside the bounds/.test(message(e))
+      ? `the file ends before its IEND chunk (${bytes.length} bytes)`
+      : message(e);
+    throw new DataError(`truncated or corrupt PNG: ${why}; re-export or re-download it`, path, { cause: e });
   }
   const { width, height, depth, channels } = png;
   // RGB images may carry a suggested-palette PLTE chunk; only one-channel images are indexed.
