@@ -4,6 +4,7 @@
  * 0 means "no measurement" and stays 0.
  */
 import { join, parse } from "node:path";
+import { dataModuleUrl } from "./dataset.js";
 import { DataError } from "./errors.js";
 import { readImage, toFloatImage } from "./image.js";
 import {
@@ -221,7 +222,7 @@ export class DepthFolder implements Dataset<{ image: FloatImage; depth: FloatIma
 
   workerSpec(): WorkerSpec {
     const args: DepthFolderArgs = { root: this.root, ...this.options, badFiles: this.badFiles };
-    return { module: new URL("./index.js", import.meta.url).href, factory: "openDepthFolder", args };
+    return { module: dataModuleUrl(), factory: "openDepthFolder", args };
   }
 }
 

@@ -3,6 +3,7 @@
  * sequence, frames in natural name order, every window of `seqLen` consecutive frames one sample.
  */
 import { basename, join } from "node:path";
+import { dataModuleUrl } from "./dataset.js";
 import { DataError } from "./errors.js";
 import { readImage, toFloatImage } from "./image.js";
 import {
@@ -259,7 +260,7 @@ export class FrameSequenceDataset implements Dataset<FrameWindow>, WorkerShareab
 
   workerSpec(): WorkerSpec {
     const args: FrameSequenceArgs = { root: this.root, ...this.options, badFiles: this.badFiles };
-    return { module: new URL("./index.js", import.meta.url).href, factory: "openFrameSequences", args };
+    return { module: dataModuleUrl(), factory: "openFrameSequences", args };
   }
 }
 

@@ -6,6 +6,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { dataModuleUrl } from "./dataset.js";
 import { DataError } from "./errors.js";
 import { readImage, toFloatImage } from "./image.js";
 import { Rng } from "./rng.js";
@@ -390,7 +391,7 @@ export class ImageFolder implements Dataset<LabeledImage>, WorkerShareable {
 
   workerSpec(): WorkerSpec {
     return {
-      module: new URL("./index.js", import.meta.url).href,
+      module: dataModuleUrl(),
       factory: "openImageFolder",
       args: folderArgs(this.root, this.options, this.badFiles),
     };
@@ -473,7 +474,7 @@ export class ImageFiles implements Dataset<{ image: FloatImage; path: string }>,
 
   workerSpec(): WorkerSpec {
     return {
-      module: new URL("./index.js", import.meta.url).href,
+      module: dataModuleUrl(),
       factory: "openImageFiles",
       args: folderArgs(this.root, this.options, this.badFiles),
     };
