@@ -12,7 +12,7 @@ import { DepthFolder } from "../src/depth-folder.js";
 import { DataError } from "../src/errors.js";
 import { FrameSequenceDataset } from "../src/frame-sequence.js";
 import { ImageFolder } from "../src/image-folder.js";
-import { randomCrop, randomHorizontalFlip } from "../src/transforms.js";
+import { randomCrop } from "../src/transforms.js";
 import type { Dataset } from "../src/types.js";
 import { depth16, image, tempFolder, writePng, writeTruncatedPng } from "./image-folder-support.js";
 
