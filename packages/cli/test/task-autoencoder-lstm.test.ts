@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_FILE, WEIGHTS_FILE } from "../src/checkpoint.js";
 import { autoencoderTask } from "../src/tasks/autoencoder.js";
 import { autoencoderLstmTask, type FrameWindow } from "../src/tasks/autoencoder-lstm.js";
-import { writeMovingSquares } from "./task-frames.js";
+import { writeMovingSquares } from "./task-fixtures.js";
 import { runOptions, tempDir, trainSteps } from "./task-support.js";
 
 const tmp = tempDir("task-autoencoder-lstm");

@@ -5,7 +5,7 @@ import { readImage } from "@tessera/data";
 import type { TransformerAutoencoder } from "@tessera/models";
 import { afterAll, describe, expect, it } from "vitest";
 import { autoencoderTask, type ImageSample } from "../src/tasks/autoencoder.js";
-import { writeMovingSquares } from "./task-frames.js";
+import { writeMovingSquares } from "./task-fixtures.js";
 import { runOptions, tempDir, trainSteps } from "./task-support.js";
 
 const tmp = tempDir("task-autoencoder");

@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { memory } from "@tessera/core";
-import { readImage, writeImage } from "@tessera/data";
+import { readImage } from "@tessera/data";
 import type { MiniViTDepth } from "@tessera/models";
 import { afterAll, describe, expect, it } from "vitest";
 import { type DepthSample, depthTask } from "../src/tasks/depth.js";
+import { writeScenes } from "./task-fixtures.js";
 import { runOptions, tempDir, trainSteps } from "./task-support.js";
 
 const tmp = tempDir("task-depth");
@@ -12,46 +13,8 @@ afterAll(() => tmp.cleanup());
 
 const SIZE = 32;
 
-/**
- * Scenes a model can learn: depth grows down the image (a ground plane seen from above) at a slope
- * that varies per scene, and the image's brightness encodes depth. The top-left 4×4 is invalid (0).
- */
-async function writeScenes(root: string, count: number): Promise<void> {
-  for (let s = 0; s < count; s++) {
-    const slope = 20 + 5 * s; // mm per row
-    const depth = new Uint16Array(SIZE * SIZE);
-    const rgb = new Uint8Array(SIZE * SIZE * 3);
-    for (let y = 0; y < SIZE; y++) {
-      for (let x = 0; x < SIZE; x++) {
-        const i = y * SIZE + x;
-        const mm = 1000 + slope * y;
-        depth[i] = y < 4 && x < 4 ? 0 : mm;
-        const v = Math.min(255, Math.round(mm / 12));
-        rgb[3 * i] = v;
-        rgb[3 * i + 1] = 255 - v;
-        rgb[3 * i + 2] = (x * 8) & 255;
-      }
-    }
-    const name = `${String(s).padStart(4, "0")}.png`;
-    await writeImage(path.join(root, "images", name), {
-      width: SIZE,
-      height: SIZE,
-      channels: 3,
-      bitDepth: 8,
-      data: rgb,
-    });
-    await writeImage(path.join(root, "depths", name), {
-      width: SIZE,
-      height: SIZE,
-      channels: 1,
-      bitDepth: 16,
-      data: depth,
-    });
-  }
-}
-
 const root = path.join(tmp.dir, "scenes");
-await writeScenes(root, 20);
+await writeScenes(root, 20, SIZE);
 const opts = runOptions({ data: root, imgSize: SIZE });
 
 async function samples(

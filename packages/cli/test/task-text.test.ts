@@ -1,23 +1,13 @@
-import fs from "node:fs";
 import path from "node:path";
 import { memory } from "@tessera/core";
 import { TextVectorizer, type TextVectorizerJSON } from "@tessera/data";
 import { afterAll, describe, expect, it } from "vitest";
 import { textTask } from "../src/tasks/text.js";
+import { writeCorpus } from "./task-fixtures.js";
 import { runOptions, tempDir, trainSteps } from "./task-support.js";
 
 const tmp = tempDir("task-text");
 afterAll(() => tmp.cleanup());
-
-/** Two topics told apart by their words; each line is distinct so the split is meaningful. */
-function writeCorpus(file: string, perClass: number): void {
-  const lines = ["# a tiny two-topic corpus"];
-  for (let i = 0; i < perClass; i++) {
-    lines.push(`sports\tthe team won the match ${i} with a late goal`);
-    lines.push(`weather\theavy rain and wind ${100 + i} expected this afternoon`);
-  }
-  fs.writeFileSync(file, `${lines.join("\n")}\n`);
-}
 
 const corpus = path.join(tmp.dir, "corpus.tsv");
 writeCorpus(corpus, 30);
