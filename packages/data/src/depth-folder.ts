@@ -296,7 +296,7 @@ function byStem(paths: string[], problems: string[], badFiles: BadFile[]): Map<s
   return out;
 }
 
-/** Nearest neighbour with pixel centres aligned (PyTorch's "nearest-exact"), so it commutes with flips. */
+/** Nearest neighbour with pixel centres aligned (PyTorch's "nearest-exact"): the bilinear image resize's geometry, so the pair stays aligned. */
 function resizeNearest(img: FloatImage, h: number, w: number): FloatImage {
   const { channels, height: ih, width: iw, data } = img;
   const out = new Float32Array(channels * h * w);
