@@ -36,7 +36,7 @@ export function eta(done: number, elapsedSeconds: number, remaining: number): nu
  *
  * @example
  * formatRate(412.3); // "412"
- * formatRate(3.14159); // "3.14"
+ * formatRate(3.2049); // "3.20"
  */
 export function formatRate(perSecond: number): string {
   if (!Number.isFinite(perSecond)) return "?";

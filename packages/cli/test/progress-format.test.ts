@@ -29,7 +29,7 @@ describe("formatting", () => {
   it("rates keep three significant figures", () => {
     expect(formatRate(412.3)).toBe("412");
     expect(formatRate(41.23)).toBe("41.2");
-    expect(formatRate(3.14159)).toBe("3.14");
+    expect(formatRate(3.2049)).toBe("3.20");
     expect(formatRate(0.4123)).toBe("0.412");
   });
 
