@@ -167,7 +167,7 @@ export async function findBadFiles(
 }
 
 /** An error's message without the "path: " prefix DataError adds, for a BadFile's reason. */
-export function reasonOf(e: unknown, path: string): string {
+function reasonOf(e: unknown, path: string): string {
   const message = e instanceof Error ? e.message : String(e);
   return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
 }
@@ -191,7 +191,13 @@ export function describeBadFiles(badFiles: readonly BadFile[], limit = 5): strin
   return `Skipped ${badFiles.length} bad ${one ? "file" : "files"}: ${shown}${more}. Fix or delete ${one ? "it" : "them"} and open the dataset again to use ${one ? "it" : "them"}.`;
 }
 
-/** Fails with a DataError unless `dir` is an existing folder. */
+/**
+ * Fails with a DataError naming `dir` unless it is an existing folder; `expected` tells the user the
+ * layout wanted.
+ *
+ * @example
+ * await requireFolder("data/pets", "ImageFolder expects <root>/<class>/<image>.png");
+ */
 export async function requireFolder(dir: string, expected: string): Promise<void> {
   let isDir = false;
   try {
