@@ -123,6 +123,73 @@ describe("tessera CLI on a tiny minivit run", () => {
   });
 });
 
+describe("tessera CLI, other commands and tasks", () => {
+  it("bench times each asked backend and data loading alone, and writes JSON", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tessera-bench-"));
+    try {
+      const file = join(dir, "bench.json");
+      const r = await cli([
+        "bench",
+        "minivit",
+        "--preset",
+        "tiny",
+        "--steps",
+        "2",
+        "--batch-size",
+        "16",
+        "--backend",
+        "js",
+        "--out",
+        file,
+      ]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/minivit js\s+step [\d.]+ ms \(median of 2\)/);
+      expect(r.out).toMatch(/data loading alone: [\d.]+ img\/s/);
+      const json = JSON.parse(readFileSync(file, "utf8"));
+      expect(json.backends).toHaveLength(1);
+      expect(json.backends[0].samplesPerSecond).toBeGreaterThan(0);
+      expect(json.loadingSamplesPerSecond).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("vit trains one epoch of its micro preset with mixup and label smoothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tessera-vit-"));
+    try {
+      const r = await cli([
+        "train",
+        "vit",
+        "--preset",
+        "micro",
+        "--limit",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--backend",
+        "js",
+        "--mixup",
+        "0.8",
+        "--cutmix",
+        "1",
+        "--label-smoothing",
+        "0.1",
+        "--out",
+        join(dir, "vit"),
+      ]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/epoch 1\/1 {2}loss/);
+      expect(existsSync(join(dir, "vit", "attention.png"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("tessera CLI errors", () => {
   it("a missing --data directory is a clear error, exit 1, no stack trace", async () => {
     const r = await cli([
