@@ -78,7 +78,11 @@ function report(e: unknown, io: Io): number {
   }
   if (e instanceof DataError) {
     io.err(`tessera: ${e.message}`);
-    io.err("  fix or remove that file, or point --data somewhere else");
+    io.err(
+      e.path
+        ? "  check or replace that file (is it complete, and in the format its name says?)"
+        : "  check the data you pointed to",
+    );
     return 1;
   }
   const err = e as Error;

@@ -84,7 +84,7 @@ async function benchBackend(
   } finally {
     await loader.close();
     opt.dispose();
-    dispose([...model.parameters()]);
+    dispose([...model.stateDict().values()]);
   }
   const ms = median(times);
   return { backend, medianStepMs: ms, samplesPerSecond: (count * 1000) / ms };
