@@ -293,7 +293,7 @@ async function plots(model: Module, data: TaskData<FrameWindow>, outDir: string)
       const row = (caption: string, image: (i: number) => FloatImage) =>
         Array.from({ length: cols }, (_, i) => ({
           image: image(i),
-          caption: i === 0 ? caption : `t+${i + 1}`,
+          caption: i === 0 ? `${caption} (t+1)` : `t+${i + 1}`,
         }));
       const grid = imageGrid([
         row("next frame", (i) => window.frames[i + 1]!),
