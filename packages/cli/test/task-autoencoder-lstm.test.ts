@@ -58,6 +58,11 @@ describe("autoencoder-lstm task", () => {
     expect(last.sequence).toBe("seq_2");
   });
 
+  it("defaults --data to the frames the autoencoder was trained on", async () => {
+    const data = await autoencoderLstmTask.loadData({ ...opts, data: undefined });
+    expect(data.describe).toMatchObject({ data: path.resolve(frames), windows: 15 });
+  });
+
   it("starts from the trained encoder, frozen, and trains the LSTM: loss falls, tensor count flat", async () => {
     const data = await autoencoderLstmTask.loadData(opts);
     const { model, config } = autoencoderLstmTask.createModel(opts, data);

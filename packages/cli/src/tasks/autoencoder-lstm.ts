@@ -125,8 +125,10 @@ async function loadData(opts: RunOptions): Promise<TaskData<FrameWindow>> {
   const run = autoencoderRun(needInit(opts));
   const { inputSize } = autoencoderOptions(run.config.model) as { inputSize: [number, number] };
   const [, p] = preset(opts);
+  // Default: the frames the autoencoder was trained on.
   const root =
     opts.data ??
+    run.config.options.data ??
     (await cachedData("shapes-201", "autoencoder-lstm", (dir) => generateShapesDataset(dir, { size: 201 })));
   if (!fs.existsSync(root))
     throw new DataError(
