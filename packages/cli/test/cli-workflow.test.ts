@@ -155,7 +155,7 @@ describe("tessera CLI, other commands and tasks", () => {
     }
   });
 
-  it("vit trains one epoch of its micro preset with mixup and label smoothing", async () => {
+  it("vit trains one epoch of its micro preset with mixup, cutmix, label smoothing and gradient checkpointing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tessera-vit-"));
     try {
       const r = await cli([
@@ -177,6 +177,7 @@ describe("tessera CLI, other commands and tasks", () => {
         "1",
         "--label-smoothing",
         "0.1",
+        "--grad-checkpoint",
         "--out",
         join(dir, "vit"),
       ]);
