@@ -1,9 +1,13 @@
 /**
  * A generated, labelled sentence corpus for the text-classification workflow: four topics written from
  * templates with random slot fillers. Words like "hot", "record", "cloud", "batter", "chips", "server"
- * and "season" appear in more than one topic, and every topic shares the same openers ("reports say",
- * "this week"), so a bag of single words is not enough for a perfect score; the topic still follows
- * from the words together, so a small transformer learns it in a few epochs.
+ * and "season" appear in more than one topic, every topic shares the same openers ("reports say",
+ * "this week"), and a quarter of the sentences come from topic-neutral templates where one subject
+ * phrase carries the label (some subjects belong to two topics, so a few sentences are ambiguous).
+ * The topic still follows from the words together for most sentences: a small transformer learns it
+ * in a few epochs. Measured at the defaults (seeds 0 and 1, first 640 lines to train, last 160 to
+ * test): a naive Bayes bag of words scores 85–87%; the ambiguous sentences (about 9%, half to two
+ * thirds of them unresolvable) cap any model near 95%.
  *
  * Format: UTF-8 TSV, one `label<TAB>sentence` per line, a `#` comment line on top, classes shuffled
  * together — what `TextClassificationDataset.load(path)` reads.
@@ -140,6 +144,68 @@ const TEMPLATES: readonly (readonly string[])[] = [
 ];
 
 /**
+ * What each class talks about in the topic-neutral templates below. Some subjects belong to two or
+ * three topics ("the heat", "the season", "the cloud", "the chips", "the pitch"): a sentence built
+ * from a neutral template around one of those is genuinely ambiguous, so even a perfect model stays
+ * a little below 100%.
+ */
+const SUBJECTS: readonly (readonly string[])[] = [
+  [
+    "the match",
+    "the league",
+    "the playoffs",
+    "the transfer",
+    "the heat",
+    "the season",
+    "the stadium",
+    "the pitch",
+  ],
+  [
+    "the forecast",
+    "the storm",
+    "the heat",
+    "the cloud",
+    "the season",
+    "the rainfall",
+    "the frost",
+    "the humidity",
+  ],
+  [
+    "the update",
+    "the cloud",
+    "the chips",
+    "the launch",
+    "the keynote",
+    "the network",
+    "the pitch",
+    "the gadget",
+  ],
+  [
+    "the menu",
+    "the chips",
+    "the recipe",
+    "the harvest",
+    "the dinner",
+    "the season",
+    "the heat",
+    "the dessert",
+  ],
+];
+
+/** Templates shared by every topic; only the `{subject}` (from `SUBJECTS`) carries the label. */
+const NEUTRAL_TEMPLATES: readonly string[] = [
+  "everyone is talking about {subject} {time}",
+  "what a {adj} week for {subject}",
+  "news about {subject} keeps coming {time}",
+  "{subject} was all anyone wanted to discuss {time}",
+  "nobody expected {subject} to be this {adj}",
+  "people lined up early for {subject} {time}",
+];
+
+/** Share of sentences written from a neutral template. */
+const NEUTRAL_SHARE = 0.25;
+
+/**
  * Writes a TSV corpus of `perClass` sentences for each of `TEXT_CORPUS_CLASSES` to `path` (atomically)
  * and returns how many files and sentences it wrote.
  *
@@ -185,7 +251,11 @@ function textCorpusLines(perClass: number, seed: number): string[] {
       // small template spaces may still repeat (the corpus never stalls on it).
       let sentence = "";
       for (let attempt = 0; attempt < 20; attempt++) {
-        sentence = sentenceFrom(templates[rng.int(templates.length)] as string, rng);
+        const neutral = rng.random() < NEUTRAL_SHARE;
+        const template = neutral
+          ? NEUTRAL_TEMPLATES[rng.int(NEUTRAL_TEMPLATES.length)]
+          : templates[rng.int(templates.length)];
+        sentence = sentenceFrom(template as string, SUBJECTS[c] as readonly string[], rng);
         if (!seen.has(sentence)) break;
       }
       seen.add(sentence);
@@ -196,10 +266,10 @@ function textCorpusLines(perClass: number, seed: number): string[] {
   return Array.from(order, (i) => lines[i] as string);
 }
 
-/** Fills a template's slots and, now and then, adds a topic-neutral opener. */
-function sentenceFrom(template: string, rng: Rng): string {
+/** Fills a template's slots (`{subject}` from the class's subjects) and, now and then, adds a topic-neutral opener. */
+function sentenceFrom(template: string, subjects: readonly string[], rng: Rng): string {
   const filled = template.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const options = SLOTS[name] as readonly string[];
+    const options = name === "subject" ? subjects : (SLOTS[name] as readonly string[]);
     return options[rng.int(options.length)] as string;
   });
   if (rng.random() < 0.35) {
