@@ -49,10 +49,23 @@ interface DepthModelConfig {
 
 type Preset = Omit<DepthModelConfig, "inChannels">;
 
-const SMALL: Preset = { imgSize: 64, patchSize: 8, dim: 96, heads: 4, depth: 4, mlpDim: 192, loss: "l1" };
+const SMALL: Preset = {
+  imgSize: 64,
+  patchSize: 8,
+  dim: 96,
+  heads: 4,
+  depth: 4,
+  mlpDim: 192,
+  loss: "scale-invariant",
+};
+/**
+ * The scale-invariant loss is the default: on the generated scenes (2 cores) it reached test abs_rel
+ * 0.20 in 30 epochs, while L1 (the seed's loss) settled on one constant depth for every pixel within
+ * 5 epochs at every rate tried (3e-4 … 2e-3), abs_rel 0.37.
+ */
 const DEPTH_PRESETS: Readonly<Record<string, Preset>> = {
   small: SMALL,
-  "small-silog": { ...SMALL, loss: "scale-invariant" },
+  "small-l1": { ...SMALL, loss: "l1" },
   // The seed's MiniViTDepth (the depth_vit golden case): 32×32, D 64, 2 layers, MLP 2048.
   seed: { imgSize: 32, patchSize: 8, dim: 64, heads: 4, depth: 2, mlpDim: 2048, loss: "l1" },
 };
@@ -181,7 +194,21 @@ function validRange(depth: FloatImage): { min: number; max: number } {
   return min <= max ? { min, max } : { min: 0, max: 1 };
 }
 
-/** depth.png: up to 4 test images, each beside its predicted and its true depth (one colour scale per row). */
+/** A colorized depth map with its invalid pixels (depth 0: sky, missing) in mid-gray, so they do not read as near. */
+function withInvalidGray(colored: FloatImage, depth: FloatImage): FloatImage {
+  const plane = depth.width * depth.height;
+  const d = depth.data;
+  const c = colored.data;
+  for (let i = 0; i < plane; i++) {
+    if (d[i]! > 0) continue;
+    c[i] = 0.5;
+    c[plane + i] = 0.5;
+    c[2 * plane + i] = 0.5;
+  }
+  return colored;
+}
+
+/** depth.png: up to 4 test images, each beside its predicted and its true depth (one colour scale per row; invalid pixels gray). */
 async function plots(model: Module, data: TaskData<DepthSample>, outDir: string): Promise<string[]> {
   const source = data.test && data.test.length > 0 ? data.test : data.train;
   const n = Math.min(4, source.length);
@@ -205,7 +232,7 @@ async function plots(model: Module, data: TaskData<DepthSample>, outDir: string)
     return [
       { image: s.image, caption: i === 0 ? "image" : "" },
       { image: colorize(p, range), caption: i === 0 ? "predicted" : "" },
-      { image: colorize(s.depth, range), caption: i === 0 ? "ground truth" : "" },
+      { image: withInvalidGray(colorize(s.depth, range), s.depth), caption: i === 0 ? "ground truth" : "" },
     ];
   });
   pred.dispose();
@@ -219,7 +246,7 @@ export const depthTask: Task<DepthSample> = {
   name: "depth",
   description:
     "MiniViTDepth monocular depth; --data DIR with images/ + depths/ (16-bit PNG, mm), default generated 3-D scenes",
-  defaults: { epochs: 15, batchSize: 16, lr: 1e-3, workers: 0 },
+  defaults: { epochs: 30, batchSize: 16, lr: 1e-3, workers: 0 },
   presets: Object.keys(DEPTH_PRESETS),
   loadData,
   createModel,

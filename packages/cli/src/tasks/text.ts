@@ -218,7 +218,9 @@ export const textTask: Task<TextSample> = {
   name: "text",
   description:
     "transformer text classifier (the Keras example); --data TSV file or folder of class folders, default a generated 4-topic corpus",
-  defaults: { epochs: 10, batchSize: 32, lr: 1e-3, workers: 0 },
+  // Measured on the generated corpus (800 sentences, 2 cores): 20 epochs take 10 s and reach ~89%
+  // test accuracy; 10 epochs at 1e-3, batch 32, stopped at 56%.
+  defaults: { epochs: 20, batchSize: 16, lr: 5e-3, workers: 0 },
   presets: Object.keys(TEXT_PRESETS),
   loadData,
   createModel,
