@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { addAttentionCommand } from "./commands/attention.js";
 import { addBenchCommand } from "./commands/bench.js";
 import { addEvalCommand } from "./commands/eval.js";
+import { addGenerateCommand } from "./commands/generate.js";
 import { addInfoCommand, cliVersion } from "./commands/info.js";
 import type { Io } from "./commands/io.js";
 import { addPredictCommand } from "./commands/predict.js";
@@ -57,6 +58,7 @@ export async function runCli(argv: string[], cliIo?: CliIo): Promise<number> {
   addAttentionCommand(program, io);
   addInfoCommand(program, io);
   addBenchCommand(program, io);
+  addGenerateCommand(program, io);
   for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -281,7 +281,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
   }
   mkdirSync(outDir, { recursive: true });
 
-  const data = await task.loadData(runOpts);
+  const data = await task.loadData({ ...runOpts, log });
   manualSeed(runOpts.seed);
   const built = task.createModel(runOpts, data, saved?.model);
   const model = built.model;

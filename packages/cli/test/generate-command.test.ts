@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
-import { registerGenerateCommand } from "../src/commands/generate.js";
+import { addGenerateCommand } from "../src/commands/generate.js";
 import type { Io } from "../src/commands/io.js";
 import { CliError } from "../src/errors.js";
 
@@ -25,7 +25,7 @@ async function generate(...args: string[]): Promise<string[]> {
   const program = new Command("tessera")
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  registerGenerateCommand(program, io);
+  addGenerateCommand(program, io);
   for (const c of program.commands) c.exitOverride();
   await program.parseAsync(["generate", ...args], { from: "user" });
   return lines;

@@ -46,11 +46,11 @@ function consoleIo(): Io {
  * @example
  * ```ts
  * const program = new Command("tessera");
- * registerGenerateCommand(program, io);
+ * addGenerateCommand(program, io);
  * await program.parseAsync(["generate", "depth", "--out", "data/depth", "--count", "16"], { from: "user" });
  * ```
  */
-export function registerGenerateCommand(program: Command, io: Io = consoleIo()): void {
+export function addGenerateCommand(program: Command, io: Io = consoleIo()): void {
   program
     .command("generate")
     .description(
@@ -93,7 +93,7 @@ export function registerGenerateCommand(program: Command, io: Io = consoleIo()):
         );
         io.out(`  layout: ${join(f.out, "seq_000", "frame_000.png")} …`);
         io.out(
-          `  train:  tessera train autoencoder --data ${f.out}, then tessera train autoencoder-lstm --data ${f.out}`,
+          `  train:  tessera train autoencoder --data ${f.out}, then tessera train autoencoder-lstm --data ${f.out} --init runs/autoencoder`,
         );
         return;
       }

@@ -29,13 +29,8 @@ import { loadSync, type Module } from "@tessera/nn";
 import { CONFIG_FILE, resolveRun } from "../checkpoint.js";
 import { CliError } from "../errors.js";
 import { imageGrid, lineChart } from "../plot/index.js";
-import {
-  autoencoderFromConfig,
-  autoencoderOptions,
-  cachedData,
-  GENERATED_SHAPES,
-  limitTo,
-} from "./autoencoder.js";
+import { autoencoderFromConfig, autoencoderOptions, GENERATED_SHAPES } from "./autoencoder.js";
+import { cachedData, limitTo } from "./cache.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** One window of consecutive frames, what FrameSequenceDataset yields. */
@@ -135,8 +130,11 @@ async function loadData(opts: RunOptions): Promise<TaskData<FrameWindow>> {
   const root =
     opts.data ??
     run.config.options.data ??
-    (await cachedData("shapes-201x32", "autoencoder-lstm", (dir) =>
-      generateShapesDataset(dir, GENERATED_SHAPES),
+    (await cachedData(
+      "shapes-201x32",
+      "autoencoder-lstm",
+      (dir) => generateShapesDataset(dir, GENERATED_SHAPES),
+      opts.log,
     ));
   if (!fs.existsSync(root))
     throw new DataError(

@@ -131,7 +131,7 @@ export async function loadClassificationData(
     mean: [0.5, 0.5, 0.5],
     std: [0.5, 0.5, 0.5],
   };
-  const prep = (train: boolean) => compose([resize(size), augment(input, train)]);
+  const prep = (train: boolean) => compose([resize([size, size]), augment(input, train)]);
   const hasSplits = existsSync(join(dir, "train")) && existsSync(join(dir, "test"));
   let train: Dataset<LabeledImage>;
   let test: Dataset<LabeledImage>;

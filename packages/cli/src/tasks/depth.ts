@@ -26,7 +26,7 @@ import { type DepthLossKind, MiniViTDepth } from "@tessera/models";
 import type { Module } from "@tessera/nn";
 import { CliError } from "../errors.js";
 import { colorize, imageGrid } from "../plot/index.js";
-import { cachedData, limitTo } from "./autoencoder.js";
+import { cachedData, limitTo } from "./cache.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** An image and its depth map, what DepthFolder yields. */
@@ -95,7 +95,12 @@ async function loadData(opts: RunOptions): Promise<TaskData<DepthSample>> {
   const { imgSize } = preset(opts);
   const root =
     opts.data ??
-    (await cachedData(`depth-${GENERATED.size}`, "depth", (dir) => generateDepthDataset(dir, GENERATED)));
+    (await cachedData(
+      `depth-${GENERATED.size}`,
+      "depth",
+      (dir) => generateDepthDataset(dir, GENERATED),
+      opts.log,
+    ));
   if (!fs.existsSync(root))
     throw new DataError(
       "no such folder; --data takes a folder with images/ and depths/ (matched by file name)",

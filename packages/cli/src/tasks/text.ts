@@ -26,7 +26,7 @@ import {
 import { TextTransformerClassifier } from "@tessera/models";
 import type { Module } from "@tessera/nn";
 import { CliError } from "../errors.js";
-import { cachedData } from "./autoencoder.js";
+import { cachedData } from "./cache.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** One vectorized text, what the task's datasets yield. */
@@ -106,7 +106,8 @@ function preset(opts: RunOptions): TextPreset {
 async function loadData(opts: RunOptions): Promise<TaskData<TextSample>> {
   const p = preset(opts);
   const source =
-    opts.data ?? (await cachedData("text-corpus.tsv", "text", (file) => generateTextCorpus(file, {})));
+    opts.data ??
+    (await cachedData("text-corpus.tsv", "text", (file) => generateTextCorpus(file, {}), opts.log));
   if (!fs.existsSync(source))
     throw new DataError(
       "not found; --data takes a TSV file (label<TAB>text per line) or a folder with one subfolder of .txt files per class",

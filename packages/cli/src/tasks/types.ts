@@ -29,6 +29,8 @@ export interface RunOptions {
   limit?: number;
   /** `--init CKPT`: start from this checkpoint's weights (autoencoder-lstm: the trained autoencoder). */
   init?: string;
+  /** Where a task prints notes (generated data, skipped plots); the CLI's output, console.log by default. */
+  log?: (line: string) => void;
   /** `--workers N`: DataLoader worker threads for decoding (0: the main thread). */
   workers: number;
 }
