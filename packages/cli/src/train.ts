@@ -78,7 +78,7 @@ export interface TrainResult {
   backend: string;
 }
 
-type RunOpts = RunOptions & { mixup?: number; cutmix?: number; labelSmoothing?: number };
+type RunOpts = RunOptions & { mixup?: number; cutmix?: number; labelSmoothing?: number; clipGrad?: number };
 
 /** Mixing and smoothing apply to classification batches (`image` + int32 `label`) only. */
 function mixBatch(batch: Batch, opts: RunOpts, numClasses: number, epoch: number, index: number): Batch {
@@ -277,13 +277,15 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       mixup: opts.mixup,
       cutmix: opts.cutmix,
       labelSmoothing: opts.labelSmoothing,
+      clipGrad: opts.clipGrad,
     };
   }
-  mkdirSync(outDir, { recursive: true });
 
   const data = await task.loadData({ ...runOpts, log });
   manualSeed(runOpts.seed);
   const built = task.createModel(runOpts, data, saved?.model);
+  // Only now: a mistyped preset or bad --data leaves no empty run folder behind.
+  mkdirSync(outDir, { recursive: true });
   const model = built.model;
   const numClasses = data.classes?.length ?? 0;
   const config: RunConfig = saved
@@ -321,7 +323,8 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
     weightDecay: runOpts.weightDecay,
   });
   const sched = new WarmupCosineLR(opt, {
-    warmupSteps: Math.max(1, Math.min(batches, Math.round(0.05 * totalSteps))),
+    // A run of a single step has no room for warmup (WarmupCosineLR needs total > warmup).
+    warmupSteps: Math.min(totalSteps - 1, Math.max(1, Math.min(batches, Math.round(0.05 * totalSteps)))),
     totalSteps,
     minLr: runOpts.lr * 0.01,
   });
@@ -353,7 +356,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
     }
     if (state.epoch >= runOpts.epochs) {
       log(
-        `${outDir} has already trained ${state.epoch} epochs; to train longer pass e.g. --epochs ${state.epoch + 5}`,
+        `${outDir} has already trained ${state.epoch} epoch${state.epoch === 1 ? "" : "s"}; to train longer pass e.g. --epochs ${state.epoch + 5}`,
       );
       await loader.close();
       return { outDir, epochs: state.history, steps: stepLosses, interrupted: false, backend };
@@ -399,7 +402,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
             const b = mixBatch(raw, runOpts, numClasses, epoch, batch);
             const { loss, metrics } = task.trainStep(model, b);
             loss.backward();
-            if (opts.clipGrad !== undefined) clipGradNorm(params, opts.clipGrad);
+            if (runOpts.clipGrad !== undefined) clipGradNorm(params, runOpts.clipGrad);
             opt.step();
             opt.zeroGrad();
             return { lossValue: loss.itemSync() as number, metrics };

@@ -207,6 +207,39 @@ describe("tessera CLI errors", () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it("a mistyped preset leaves no run folder behind", async () => {
+    const out = join(tmpdir(), `tessera-never-${process.pid}`);
+    const r = await cli([
+      "train",
+      "minivit",
+      "--preset",
+      "huge",
+      "--limit",
+      "64",
+      "--backend",
+      "js",
+      "--out",
+      out,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("huge");
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a run of a single step trains (no room for warmup is not an error)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tessera-one-step-"));
+    try {
+      const argv = ["train", "minivit", "--preset", "tiny", "--limit", "64", "--batch-size", "64"];
+      const r = await cli([...argv, "--epochs", "1", "--backend", "js", "--out", join(dir, "run")]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      const metrics = JSON.parse(readFileSync(join(dir, "run", "metrics.json"), "utf8"));
+      expect(metrics.epochs).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("an unknown task and a bad flag value say what to do", async () => {
     const a = await cli(["train", "resnet"]);
     expect(a.code).toBe(1);

@@ -66,7 +66,9 @@ const FASHION_MEAN = 0.286;
 const FASHION_STD = 0.353;
 
 function isIdxDir(dir: string): boolean {
-  return readdirSync(dir).some((f) => f.startsWith("train-images-idx3-ubyte"));
+  return readdirSync(dir).some(
+    (f) => f.startsWith("train-images-idx3-ubyte") || f.startsWith("train-images.idx3-ubyte"),
+  );
 }
 
 function augment(input: InputSpec, train: boolean): Transform {
