@@ -40,6 +40,11 @@ export interface MiniViTOptions {
   mlpDim?: number;
   /** Dropout in the encoder layers (default 0, as the seed's `dropout=0.0`). */
   dropout?: number;
+  /**
+   * Pre-norm encoder layers (PyTorch's `norm_first=True`; default false, the seed's post-norm). Same
+   * state-dict keys; pre-norm trains faster from scratch on small data.
+   */
+  normFirst?: boolean;
   /** Classes K of the head (default 10). */
   numClasses?: number;
   /** Stream for the initial weights and dropout masks (default: core's global generator). */
@@ -56,6 +61,7 @@ export interface MiniViTConfig {
   depth: number;
   mlpDim: number;
   dropout: number;
+  normFirst: boolean;
   numClasses: number;
 }
 
@@ -110,6 +116,7 @@ export function resolveMiniViTConfig(opts: MiniViTOptions = {}, model = "MiniViT
     depth: o.depth ?? 2,
     mlpDim: o.mlpDim ?? 2048,
     dropout: o.dropout ?? 0,
+    normFirst: o.normFirst ?? false,
     numClasses: o.numClasses ?? 10,
   };
   for (const k of ["patchSize", "inChannels", "dim", "heads", "mlpDim", "numClasses"] as const) {
@@ -207,6 +214,7 @@ export class MiniViTBackbone extends Module {
       dimFeedforward: c.mlpDim,
       dropout: c.dropout,
       batchFirst: true,
+      normFirst: c.normFirst,
       generator: g,
     });
     this.transformer = this.registerModule("transformer", new TransformerEncoder(layer, c.depth));

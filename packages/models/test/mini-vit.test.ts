@@ -110,6 +110,22 @@ describe("MiniViT", () => {
     });
   });
 
+  it("normFirst gives pre-norm layers with the same state-dict keys, and other outputs from the same weights", () => {
+    tidy(() => {
+      manualSeed(3);
+      const post = new MiniViT(TINY);
+      const pre = new MiniViT({ ...TINY, normFirst: true });
+      expect([...pre.stateDict().keys()]).toEqual([...post.stateDict().keys()]);
+      pre.loadStateDict(post.stateDict());
+      expect([...pre.transformer.layers].map((l) => l.normFirst)).toEqual([true, true]);
+      const x = randn([2, 3, 8, 8]);
+      // Same weights, different placement of the norms: the logits must differ (post-norm ends in a LayerNorm).
+      expect(maxAbsDiff(pre.forward(x), post.forward(x))).toBeGreaterThan(1e-3);
+      pre.dispose();
+      post.dispose();
+    });
+  });
+
   it("supports rectangular images (imgSize [H, W])", () => {
     tidy(() => {
       const m = new MiniViT({ ...TINY, imgSize: [8, 12] });
