@@ -1,4 +1,4 @@
-// Quickstart: tensors, ops, memory scopes and backends. Run from the repository root with `pnpm example`.
+// Quickstart: tensors, ops, memory scopes and backends. Run from the repository root with `pnpm quickstart`.
 import "@tessera/backend-js"; // importing a backend package registers it: 'js'
 import { manualSeed, matmul, memory, randn, setBackend, softmax, tensor, tidy } from "@tessera/core";
 

@@ -340,8 +340,9 @@ export const minivitTask: Task<LabeledImage> = makeTask({
   name: "minivit",
   description: "MiniViT image classifier (the seed's small ViT) on Fashion-MNIST or your images",
   arch: "MiniViT",
-  defaults: { epochs: 8, batchSize: 128, lr: 1e-3, weightDecay: 0.05 },
+  defaults: { epochs: 20, batchSize: 64, lr: 2e-3, weightDecay: 0.05 },
   presets: {
+    quick: { patchSize: 7, dim: 128, heads: 4, depth: 6, mlpDim: 512, normFirst: true },
     "fashion-mnist": { ...(MINI_VIT_PRESETS["fashion-mnist"] as unknown as Record<string, Json>) },
     small: { patchSize: 4, dim: 64, heads: 4, depth: 4, mlpDim: 256 },
     tiny: { patchSize: 7, dim: 32, heads: 2, depth: 1, mlpDim: 64 },
@@ -372,6 +373,8 @@ export const vitTask: Task<LabeledImage> = makeTask({
   presets: {
     small: { patchSize: 4, embedDim: 192, depth: 9, numHeads: 3, mlpRatio: 4 },
     tiny: { patchSize: 4, embedDim: 192, depth: 6, numHeads: 3, mlpRatio: 4 },
+    "p4-d96": { patchSize: 4, embedDim: 96, depth: 6, numHeads: 3, mlpRatio: 4 },
+    "p7-d128": { patchSize: 7, embedDim: 128, depth: 6, numHeads: 4, mlpRatio: 4 },
     micro: { patchSize: 7, embedDim: 32, depth: 1, numHeads: 2, mlpRatio: 2 },
   },
   build: (o, gc) =>
