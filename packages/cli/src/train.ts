@@ -278,6 +278,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       cutmix: opts.cutmix,
       labelSmoothing: opts.labelSmoothing,
       clipGrad: opts.clipGrad,
+      augment: opts.augment,
     };
   }
 

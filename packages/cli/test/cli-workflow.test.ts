@@ -248,6 +248,9 @@ describe("tessera CLI errors", () => {
     const b = await cli(["train", "minivit", "--epochs", "zero"]);
     expect(b.code).toBe(1);
     expect(b.err).toContain("tessera: --epochs must be an integer ≥ 1, got 'zero'");
+    const c = await cli(["train", "minivit", "--augment", "rotate"]);
+    expect(c.code).toBe(1);
+    expect(c.err).toContain("tessera: --augment must be one of none, flip, crop-flip, got 'rotate'");
   });
 
   it("an unavailable backend says why", async () => {

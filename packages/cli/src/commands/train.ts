@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { CONFIG_FILE, type RunConfig } from "../checkpoint.js";
 import { CliError } from "../errors.js";
 import { findTask, TASKS } from "../tasks/index.js";
+import type { RunOptions } from "../tasks/types.js";
 import { trainRun } from "../train.js";
 import type { Io } from "./io.js";
 import { floatFlag, intFlag } from "./io.js";
@@ -28,6 +29,7 @@ interface TrainFlags {
   mixup?: string;
   cutmix?: string;
   labelSmoothing?: string;
+  augment?: string;
   clipGrad?: string;
   init?: string;
 }
@@ -64,6 +66,10 @@ export function addTrainCommand(program: Command, io: Io): void {
     .option("--mixup <alpha>", "mixup Beta(α, α) (0: off)")
     .option("--cutmix <alpha>", "cutmix Beta(α, α) (0: off)")
     .option("--label-smoothing <eps>", "label smoothing of the targets (0: off)")
+    .option(
+      "--augment <kind>",
+      "image augmentation in training: none, flip or crop-flip (default: the task's)",
+    )
     .option("--clip-grad <norm>", "clip the gradients' total norm")
     .option(
       "--init <checkpoint>",
@@ -123,9 +129,22 @@ async function runTrain(name: string, f: TrainFlags, io: Io): Promise<number> {
       cutmix: floatFlag("--cutmix", f.cutmix, 0),
       labelSmoothing: floatFlag("--label-smoothing", f.labelSmoothing, 0),
       clipGrad: floatFlag("--clip-grad", f.clipGrad),
+      augment: augmentFlag(f.augment) ?? d.augment,
     });
     return result.interrupted ? 130 : 0;
   } finally {
     if (io.handleSignals) process.off("SIGINT", onSigint);
   }
+}
+
+const AUGMENTS = ["none", "flip", "crop-flip"] as const;
+
+function augmentFlag(value: string | undefined): RunOptions["augment"] {
+  if (value === undefined) return undefined;
+  if (!(AUGMENTS as readonly string[]).includes(value))
+    throw new CliError(
+      `--augment must be one of ${AUGMENTS.join(", ")}, got '${value}'`,
+      "e.g. --augment flip",
+    );
+  return value as RunOptions["augment"];
 }

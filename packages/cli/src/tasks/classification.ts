@@ -71,9 +71,10 @@ function isIdxDir(dir: string): boolean {
   );
 }
 
-function augment(input: InputSpec, train: boolean): Transform {
+function augment(input: InputSpec, train: boolean, kind: RunOptions["augment"] = "crop-flip"): Transform {
   const steps: Transform[] = [];
-  if (train) steps.push(randomCrop([input.height, input.width], { padding: 2 }), randomHorizontalFlip(0.5));
+  if (train && kind === "crop-flip") steps.push(randomCrop([input.height, input.width], { padding: 2 }));
+  if (train && kind !== "none") steps.push(randomHorizontalFlip(0.5));
   steps.push(normalize({ mean: input.mean, std: input.std }));
   return compose(steps);
 }
@@ -103,7 +104,7 @@ export async function loadClassificationData(
     const train = await IdxImageDataset.load({
       dir,
       split: "train",
-      transform: augment(input, true),
+      transform: augment(input, true, opts.augment),
       limit: opts.limit,
     });
     const test = await IdxImageDataset.load({
@@ -133,7 +134,7 @@ export async function loadClassificationData(
     mean: [0.5, 0.5, 0.5],
     std: [0.5, 0.5, 0.5],
   };
-  const prep = (train: boolean) => compose([resize([size, size]), augment(input, train)]);
+  const prep = (train: boolean) => compose([resize([size, size]), augment(input, train, opts.augment)]);
   const hasSplits = existsSync(join(dir, "train")) && existsSync(join(dir, "test"));
   let train: Dataset<LabeledImage>;
   let test: Dataset<LabeledImage>;

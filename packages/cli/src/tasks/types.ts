@@ -27,6 +27,8 @@ export interface RunOptions {
   gradCheckpoint: boolean;
   /** `--limit N`: use at most N training and N test samples (quick runs and tests). */
   limit?: number;
+  /** `--augment none|flip|crop-flip`: training augmentation of image tasks (default: the task's). */
+  augment?: "none" | "flip" | "crop-flip";
   /** `--init CKPT`: start from this checkpoint's weights (autoencoder-lstm: the trained autoencoder). */
   init?: string;
   /** Where a task prints notes (generated data, skipped plots); the CLI's output, console.log by default. */
