@@ -31,6 +31,7 @@ import { CliError } from "../errors.js";
 import { imageGrid, lineChart } from "../plot/index.js";
 import { autoencoderFromConfig, autoencoderOptions, GENERATED_SHAPES } from "./autoencoder.js";
 import { cachedData, limitTo } from "./cache.js";
+import { stepsFrom } from "./steps.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** One window of consecutive frames, what FrameSequenceDataset yields. */
@@ -236,24 +237,9 @@ function nextEmbeddingError(m: AutoencoderLSTM, frames: Tensor): { loss: Tensor;
   return { loss: perWindow.mean(), metrics: { count: values.length, mse, copy_mse: copyMse } };
 }
 
-function trainStep(model: Module, batch: Batch): { loss: Tensor; metrics: StepMetrics } {
-  let metrics: StepMetrics = { count: 0 };
-  const loss = tidy(() => {
-    const r = nextEmbeddingError(model as AutoencoderLSTM, batch["frames"]!);
-    metrics = r.metrics;
-    return r.loss;
-  });
-  return { loss, metrics };
-}
-
-function evalStep(model: Module, batch: Batch): { loss: number; metrics: StepMetrics } {
-  return noGrad(() =>
-    tidy(() => {
-      const r = nextEmbeddingError(model as AutoencoderLSTM, batch["frames"]!);
-      return { loss: r.loss.itemSync(), metrics: r.metrics };
-    }),
-  );
-}
+const { trainStep, evalStep } = stepsFrom((model, batch) =>
+  nextEmbeddingError(model as AutoencoderLSTM, batch["frames"]!),
+);
 
 /** Frame `i` of a [N,1,H,W] tensor as a FloatImage clamped to [0,1]. */
 function plane(t: Tensor, i: number): FloatImage {

@@ -27,6 +27,7 @@ import type { Module } from "@tessera/nn";
 import { CliError } from "../errors.js";
 import { colorize, imageGrid } from "../plot/index.js";
 import { cachedData, limitTo } from "./cache.js";
+import { stepsFrom } from "./steps.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** An image and its depth map, what DepthFolder yields. */
@@ -165,24 +166,7 @@ function depthError(model: MiniViTDepth, batch: Batch): { loss: Tensor; metrics:
   return { loss, metrics: { count: absRel.length, abs_rel: absRelSum, rmse: rmseSum } };
 }
 
-function trainStep(model: Module, batch: Batch): { loss: Tensor; metrics: StepMetrics } {
-  let metrics: StepMetrics = { count: 0 };
-  const loss = tidy(() => {
-    const r = depthError(model as MiniViTDepth, batch);
-    metrics = r.metrics;
-    return r.loss;
-  });
-  return { loss, metrics };
-}
-
-function evalStep(model: Module, batch: Batch): { loss: number; metrics: StepMetrics } {
-  return noGrad(() =>
-    tidy(() => {
-      const r = depthError(model as MiniViTDepth, batch);
-      return { loss: r.loss.itemSync(), metrics: r.metrics };
-    }),
-  );
-}
+const { trainStep, evalStep } = stepsFrom((model, batch) => depthError(model as MiniViTDepth, batch));
 
 /** The range of a depth map's valid pixels (0 = invalid), for a shared colour scale. */
 function validRange(depth: FloatImage): { min: number; max: number } {

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { noGrad } from "@tessera/autograd";
-import { crossEntropy, type Tensor, tidy } from "@tessera/core";
+import { crossEntropy, type Tensor } from "@tessera/core";
 import {
   DataError,
   type Dataset,
@@ -27,6 +27,7 @@ import { TextTransformerClassifier } from "@tessera/models";
 import type { Module } from "@tessera/nn";
 import { CliError } from "../errors.js";
 import { cachedData } from "./cache.js";
+import { stepsFrom } from "./steps.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
 /** One vectorized text, what the task's datasets yield. */
@@ -195,24 +196,7 @@ function classify(model: Module, batch: Batch): { loss: Tensor; metrics: StepMet
   return { loss: crossEntropy(logits, labels), metrics: { count: labels.shape[0]!, correct } };
 }
 
-function trainStep(model: Module, batch: Batch): { loss: Tensor; metrics: StepMetrics } {
-  let metrics: StepMetrics = { count: 0 };
-  const loss = tidy(() => {
-    const r = classify(model, batch);
-    metrics = r.metrics;
-    return r.loss;
-  });
-  return { loss, metrics };
-}
-
-function evalStep(model: Module, batch: Batch): { loss: number; metrics: StepMetrics } {
-  return noGrad(() =>
-    tidy(() => {
-      const r = classify(model, batch);
-      return { loss: r.loss.itemSync(), metrics: r.metrics };
-    }),
-  );
-}
+const { trainStep, evalStep } = stepsFrom((model, batch) => classify(model, batch));
 
 /** The `text` task (see the file comment). */
 export const textTask: Task<TextSample> = {
