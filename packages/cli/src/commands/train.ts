@@ -127,7 +127,7 @@ async function runTrain(name: string, f: TrainFlags, io: Io): Promise<number> {
       isTTY: io.isTTY,
       mixup: floatFlag("--mixup", f.mixup, 0),
       cutmix: floatFlag("--cutmix", f.cutmix, 0),
-      labelSmoothing: floatFlag("--label-smoothing", f.labelSmoothing, 0),
+      labelSmoothing: floatFlag("--label-smoothing", f.labelSmoothing, 0) ?? d.labelSmoothing,
       clipGrad: floatFlag("--clip-grad", f.clipGrad),
       augment: augmentFlag(f.augment) ?? d.augment,
     });

@@ -27,6 +27,8 @@ export interface RunOptions {
   gradCheckpoint: boolean;
   /** `--limit N`: use at most N training and N test samples (quick runs and tests). */
   limit?: number;
+  /** `--label-smoothing E` for classification targets (default: the task's, else 0). */
+  labelSmoothing?: number;
   /** `--augment none|flip|crop-flip`: training augmentation of image tasks (default: the task's). */
   augment?: "none" | "flip" | "crop-flip";
   /** `--init CKPT`: start from this checkpoint's weights (autoencoder-lstm: the trained autoencoder). */
