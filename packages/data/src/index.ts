@@ -12,6 +12,7 @@ export * from "./mixing.js";
 export * from "./mnist.js";
 export * from "./png.js";
 export { Rng } from "./rng.js";
+export * from "./stream-loader.js";
 export * from "./synthetic/depth-scenes.js";
 export * from "./synthetic/shapes.js";
 export * from "./synthetic/text-corpus.js";
