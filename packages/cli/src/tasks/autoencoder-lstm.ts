@@ -20,7 +20,6 @@ import {
   defaultCollate,
   type FloatImage,
   FrameSequenceDataset,
-  generateShapesDataset,
   Subset,
   writeImage,
 } from "@tessera/data";
@@ -29,8 +28,8 @@ import { loadSync, type Module } from "@tessera/nn";
 import { CONFIG_FILE, resolveRun } from "../checkpoint.js";
 import { CliError } from "../errors.js";
 import { imageGrid, lineChart } from "../plot/index.js";
-import { autoencoderFromConfig, autoencoderOptions, GENERATED_SHAPES } from "./autoencoder.js";
-import { cachedData, limitTo } from "./cache.js";
+import { autoencoderFromConfig, autoencoderOptions, generatedShapes } from "./autoencoder.js";
+import { limitTo } from "./cache.js";
 import { stepsFrom } from "./steps.js";
 import type { Batch, BuiltModel, Json, RunOptions, StepMetrics, Task, TaskData } from "./types.js";
 
@@ -128,15 +127,7 @@ async function loadData(opts: RunOptions): Promise<TaskData<FrameWindow>> {
   const { inputSize } = autoencoderOptions(run.config.model) as { inputSize: [number, number] };
   const [, p] = preset(opts);
   // Default: the frames the autoencoder was trained on.
-  const root =
-    opts.data ??
-    run.config.options.data ??
-    (await cachedData(
-      "shapes-201x32",
-      "autoencoder-lstm",
-      (dir) => generateShapesDataset(dir, GENERATED_SHAPES),
-      opts.log,
-    ));
+  const root = opts.data ?? run.config.options.data ?? (await generatedShapes("autoencoder-lstm", opts.log));
   if (!fs.existsSync(root))
     throw new DataError(
       "no such folder; --data takes a folder with one subfolder of frames per sequence",

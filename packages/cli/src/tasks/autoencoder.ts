@@ -52,6 +52,17 @@ const TEST_FRACTION = 0.1;
  */
 export const GENERATED_SHAPES = { sequences: 32, frames: 16, size: 201 } as const;
 
+/**
+ * The generated moving-shapes frames (GENERATED_SHAPES), made once in the cache: the default data of
+ * the autoencoder and, through it, of the LSTM that embeds the same frames.
+ *
+ * @example
+ * const dir = await generatedShapes("autoencoder");
+ */
+export function generatedShapes(who: string, log?: (line: string) => void): Promise<string> {
+  return cachedData("shapes-201x32", who, (dir) => generateShapesDataset(dir, GENERATED_SHAPES), log);
+}
+
 /** What config.json holds: enough to rebuild the model with `createAutoencoder`. */
 interface AutoencoderModelConfig {
   preset: AutoencoderPreset;
@@ -77,14 +88,7 @@ function imageSize(opts: RunOptions): number {
 /** Every image under `--data` (or the generated shapes), gray, resized to the model's size. */
 async function loadData(opts: RunOptions): Promise<TaskData<ImageSample>> {
   const size = imageSize(opts);
-  const root =
-    opts.data ??
-    (await cachedData(
-      "shapes-201x32",
-      "autoencoder",
-      (dir) => generateShapesDataset(dir, GENERATED_SHAPES),
-      opts.log,
-    ));
+  const root = opts.data ?? (await generatedShapes("autoencoder", opts.log));
   if (!fs.existsSync(root))
     throw new DataError(
       "no such folder; --data takes a folder of PNG/JPEG images (searched recursively)",
