@@ -9,6 +9,7 @@
 #include <new>
 #include <unordered_map>
 
+#include "device.h"
 #include "gemm/gemm.h"
 #include "tessera.h"
 
@@ -86,39 +87,98 @@ class BlockCache {
   size_t limit_ = 0;
 };
 
+/** The cpu device: 64-byte aligned host memory through the block cache; kernels run before `run` returns. */
+class CpuDevice final : public Device {
+ public:
+  CpuDevice() {
+    for (const auto& [name, fn] : ::tessera::kernels()) table_.push_back({name, fn, false});
+  }
+  const char* name() const override { return "cpu"; }
+  void* allocate(size_t bytes, size_t* reserved) override {
+    *reserved = BlockCache::rounded(bytes);
+    void* p = cache_.take(*reserved);
+    if (!p) throw OutOfMemory("out of memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void release(void* p, size_t reserved) override { cache_.give(p, reserved); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  /** The copy itself runs on the worker: kernels completed before `run` returned. */
+  class Read final : public PendingRead {
+   public:
+    Read(const void* src, size_t bytes) : src_(src), bytes_(bytes) {}
+    void finish(void* dst) override {
+      if (bytes_) std::memcpy(dst, src_, bytes_);
+    }
+
+   private:
+    const void* src_;
+    size_t bytes_;
+  };
+  std::unique_ptr<PendingRead> begin_read(const void* src, size_t bytes) override {
+    return std::make_unique<Read>(src, bytes);
+  }
+  void run(const KernelEntry& k, const Call& call) override { k.fn(call); }
+  void synchronize() override {}
+  const std::vector<KernelEntry>& kernels() const override { return table_; }
+  size_t cached_bytes() const override { return cache_.cached(); }
+  size_t reserved_bytes() const override { return 0; }
+  void empty_cache() override { cache_.clear(); }
+
+ private:
+  BlockCache cache_;
+  std::vector<KernelEntry> table_;
+};
+
+/** One storage: `data` is device memory of the device that allocated it. */
 struct Buffer {
   DType dtype;
   int64_t numel;
   size_t bytes;
-  size_t alloc;
+  size_t reserved = 0;
   void* data;
-  std::shared_ptr<BlockCache> cache;
-  Buffer(DType d, int64_t n, std::shared_ptr<BlockCache> c)
-      : dtype(d),
-        numel(n),
-        bytes(static_cast<size_t>(n) * dtype_size(d)),
-        alloc(BlockCache::rounded(bytes)),
-        cache(std::move(c)) {
-    // 64-byte alignment for SIMD loads; at least one cache line so that empty storages have an address.
-    data = cache->take(alloc);
-    if (!data) throw std::bad_alloc();
+  Device* device;
+  Buffer(Device* dev, DType d, int64_t n)
+      : dtype(d), numel(n), bytes(static_cast<size_t>(n) * dtype_size(d)), device(dev) {
+    // At least one cache line (cpu) so that empty storages have an address.
+    data = device->allocate(bytes, &reserved);
   }
   // Runs on the JS thread: async reads drop their reference in OnOK/OnError, never on a worker.
-  ~Buffer() { cache->give(data, alloc); }
+  ~Buffer() { device->release(data, reserved); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 };
 
-/** Per-environment state: the storage table (worker threads each get their own). */
-struct Instance {
-  std::shared_ptr<BlockCache> cache = std::make_shared<BlockCache>();
+/** A device's storage table in one environment (worker threads each get their own). */
+struct DeviceState {
+  Device* device = nullptr;
+  bool host_memory = false;  // cpu storages are reported to V8 as external memory
   std::unordered_map<uint32_t, std::shared_ptr<Buffer>> buffers;
   uint32_t next_id = 1;
   int64_t bytes = 0;
+};
+
+/** Per-environment state: the cpu device and its table, and the cuda table when cuda is available. */
+struct Instance {
+  CpuDevice cpu;
+  DeviceState cpu_state;
+  DeviceState cuda_state;
+  Napi::ObjectReference cuda_object;  // the object cuda() returns, once created
   int64_t v8_external = 0;  // V8's external-memory total after our last adjustment
+  Instance() {
+    cpu_state.device = &cpu;
+    cpu_state.host_memory = true;
+  }
 };
 
 Instance& instance(Napi::Env env) { return *env.GetInstanceData<Instance>(); }
+
+/** The device table a binding function serves: its `data` pointer (see Init). */
+DeviceState& state(const Napi::CallbackInfo& info) { return *static_cast<DeviceState*>(info.Data()); }
 
 [[noreturn]] void throw_js(Napi::Env env, const std::string& msg) {
   throw Napi::Error::New(env, "tessera native: " + msg);
@@ -139,7 +199,7 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* what, int6
 
 std::shared_ptr<Buffer> buffer_arg(const Napi::CallbackInfo& info, size_t i) {
   int64_t id = int_arg(info, i, "storage id", 1, 0xffffffffLL);
-  auto& bufs = instance(info.Env()).buffers;
+  auto& bufs = state(info).buffers;
   auto it = bufs.find(static_cast<uint32_t>(id));
   if (it == bufs.end()) throw_js(info.Env(), "storage " + std::to_string(id) + " is not allocated (freed already?)");
   return it->second;
@@ -147,37 +207,60 @@ std::shared_ptr<Buffer> buffer_arg(const Napi::CallbackInfo& info, size_t i) {
 
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
+void adjust_external(Napi::Env env, DeviceState& ds, int64_t delta) {
+  if (!ds.host_memory) return;
+  instance(env).v8_external = Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+}
+
 Napi::Value Allocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t code = int_arg(info, 0, "dtype code", 0, kNumDTypes - 1);
   int64_t n = int_arg(info, 1, "element count", 0, kMaxElements);
-  Instance& inst = instance(env);
+  DeviceState& ds = state(info);
   std::shared_ptr<Buffer> buf;
   try {
-    buf = std::make_shared<Buffer>(static_cast<DType>(code), n, inst.cache);
+    buf = std::make_shared<Buffer>(ds.device, static_cast<DType>(code), n);
+  } catch (const OutOfMemory& e) {
+    throw_js(env, std::string(ds.device->name()) + ": " + e.what() + " (" + std::to_string(n) + " elements of " +
+                      dtype_name(static_cast<DType>(code)) + "; " + std::to_string(ds.buffers.size()) +
+                      " live storages hold " + std::to_string(ds.bytes) + " bytes)");
   } catch (const std::bad_alloc&) {
     throw_js(env, "out of memory allocating " + std::to_string(n) + " elements of " +
                       dtype_name(static_cast<DType>(code)));
+  } catch (const Error& e) {
+    throw_js(env, std::string(ds.device->name()) + ": " + e.what());
   }
-  uint32_t id = inst.next_id++;
-  if (inst.next_id == 0) inst.next_id = 1;
-  inst.bytes += static_cast<int64_t>(buf->bytes);
-  inst.v8_external = Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(buf->bytes));
-  inst.buffers.emplace(id, std::move(buf));
+  uint32_t id = ds.next_id++;
+  if (ds.next_id == 0) ds.next_id = 1;
+  ds.bytes += static_cast<int64_t>(buf->bytes);
+  adjust_external(env, ds, static_cast<int64_t>(buf->bytes));
+  ds.buffers.emplace(id, std::move(buf));
   return Napi::Number::New(env, id);
 }
 
 Napi::Value Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t id = int_arg(info, 0, "storage id", 1, 0xffffffffLL);
-  Instance& inst = instance(env);
-  auto it = inst.buffers.find(static_cast<uint32_t>(id));
-  if (it == inst.buffers.end()) return Napi::Boolean::New(env, false);
+  DeviceState& ds = state(info);
+  auto it = ds.buffers.find(static_cast<uint32_t>(id));
+  if (it == ds.buffers.end()) return Napi::Boolean::New(env, false);
   int64_t bytes = static_cast<int64_t>(it->second->bytes);
-  inst.buffers.erase(it);  // an in-flight async read keeps its own reference
-  inst.bytes -= bytes;
-  inst.v8_external = Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  ds.buffers.erase(it);  // an in-flight async read keeps its own reference
+  ds.bytes -= bytes;
+  adjust_external(env, ds, -bytes);
   return Napi::Boolean::New(env, true);
+}
+
+/** Runs a device call, turning its exceptions into JS errors that name the device. */
+template <typename F>
+void guarded(Napi::Env env, DeviceState& ds, const char* what, F&& f) {
+  try {
+    f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw_js(env, std::string(ds.device->name()) + " " + what + ": " + e.what());
+  }
 }
 
 /** upload(id, typedArray, elementOffset): copies the typed array's bytes into the storage. */
@@ -197,7 +280,9 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
     throw_js(env, "upload: " + std::to_string(count) + " elements at offset " + std::to_string(offset) +
                       " overrun a storage of " + std::to_string(buf->numel));
   const uint8_t* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
-  if (nbytes) std::memcpy(static_cast<uint8_t*>(buf->data) + offset * es, src, nbytes);
+  if (nbytes)
+    guarded(env, state(info), "upload",
+            [&] { buf->device->upload(static_cast<uint8_t*>(buf->data) + offset * es, src, nbytes); });
   return env.Undefined();
 }
 
@@ -221,45 +306,63 @@ Range read_range(const Napi::CallbackInfo& info) {
 Napi::Value ReadSync(const Napi::CallbackInfo& info) {
   Range r = read_range(info);
   auto ab = Napi::ArrayBuffer::New(info.Env(), r.bytes);
-  if (r.bytes) std::memcpy(ab.Data(), static_cast<uint8_t*>(r.buf->data) + r.begin, r.bytes);
+  if (r.bytes)
+    guarded(info.Env(), state(info), "read", [&] {
+      r.buf->device->download(ab.Data(), static_cast<uint8_t*>(r.buf->data) + r.begin, r.bytes);
+    });
   return ab;
 }
 
 /**
- * An async read: the ArrayBuffer is created on the JS thread, the copy into it runs on libuv's
- * thread pool (JS cannot see the buffer until the promise resolves), and the storage reference is
- * released back on the JS thread.
+ * An async read: the device starts the copy on the JS thread (so it sees every kernel queued before
+ * the call), a libuv worker waits for it and fills the ArrayBuffer (JS cannot see the buffer until the
+ * promise resolves), and the storage reference is released back on the JS thread.
  */
 class ReadWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(Napi::Env env, Range r)
-      : Napi::AsyncWorker(env), range_(std::move(r)), deferred_(Napi::Promise::Deferred::New(env)) {
+  ReadWorker(Napi::Env env, Range r, std::unique_ptr<PendingRead> pending)
+      : Napi::AsyncWorker(env),
+        range_(std::move(r)),
+        pending_(std::move(pending)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
     auto ab = Napi::ArrayBuffer::New(env, range_.bytes);
     dst_ = ab.Data();
     target_ = Napi::Persistent(ab);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    if (range_.bytes) std::memcpy(dst_, static_cast<uint8_t*>(range_.buf->data) + range_.begin, range_.bytes);
+    try {
+      pending_->finish(dst_);
+    } catch (const std::exception& e) {
+      SetError(std::string("tessera native: ") + range_.buf->device->name() + " read: " + e.what());
+    }
   }
   void OnOK() override {
+    pending_.reset();
     range_.buf.reset();
     deferred_.Resolve(target_.Value());
   }
   void OnError(const Napi::Error& e) override {
+    pending_.reset();
     range_.buf.reset();
     deferred_.Reject(e.Value());
   }
 
  private:
   Range range_;
+  std::unique_ptr<PendingRead> pending_;
   void* dst_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> target_;
   Napi::Promise::Deferred deferred_;
 };
 
 Napi::Value Read(const Napi::CallbackInfo& info) {
-  auto* w = new ReadWorker(info.Env(), read_range(info));
+  Range r = read_range(info);
+  std::unique_ptr<PendingRead> pending;
+  guarded(info.Env(), state(info), "read", [&] {
+    pending = r.buf->device->begin_read(static_cast<uint8_t*>(r.buf->data) + r.begin, r.bytes);
+  });
+  auto* w = new ReadWorker(info.Env(), std::move(r), std::move(pending));
   auto p = w->Promise();
   w->Queue();
   return p;
@@ -269,7 +372,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
  * Decodes the view table: [count, then per view: id, dtype, ndim, offset, shape[ndim], strides[ndim]];
  * id 0 is an absent optional view (ndim 0). Bounds are checked against each storage.
  */
-void decode_views(Napi::Env env, const double* d, size_t len, Instance& inst, std::vector<View>& out) {
+void decode_views(Napi::Env env, const double* d, size_t len, DeviceState& ds, std::vector<View>& out) {
   auto need = [&](size_t pos, size_t n) {
     if (pos + n > len) throw_js(env, "execute: the view table is truncated");
   };
@@ -296,10 +399,10 @@ void decode_views(Napi::Env env, const double* d, size_t len, Instance& inst, st
       if (ndim != 0) throw_js(env, "execute: an absent view must have rank 0");
       continue;
     }
-    auto it = inst.buffers.find(static_cast<uint32_t>(id));
-    if (it == inst.buffers.end())
+    auto it = ds.buffers.find(static_cast<uint32_t>(id));
+    if (it == ds.buffers.end())
       throw_js(env, "execute: view " + std::to_string(v) + " names storage " + std::to_string(id) +
-                        ", which is not allocated");
+                        ", which is not allocated on " + ds.device->name());
     Buffer& buf = *it->second;
     if (static_cast<int64_t>(buf.dtype) != dtype)
       throw_js(env, "execute: view " + std::to_string(v) + " says " + dtype_name(static_cast<DType>(dtype)) +
@@ -343,17 +446,19 @@ const double* f64_array(const Napi::CallbackInfo& info, size_t i, const char* wh
 /** execute(opCode, views: Float64Array, attrs: Float64Array) */
 Napi::Value Execute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& table = kernels();
+  DeviceState& ds = state(info);
+  const auto& table = ds.device->kernels();
   int64_t code = int_arg(info, 0, "op code", 0, static_cast<int64_t>(table.size()) - 1);
   size_t nv = 0, na = 0;
   const double* vd = f64_array(info, 1, "views", nv);
   const double* ad = f64_array(info, 2, "attrs", na);
+  const KernelEntry& k = table[static_cast<size_t>(code)];
   Call call;
-  call.op = table[static_cast<size_t>(code)].first.c_str();
-  decode_views(env, vd, nv, instance(env), call.views);
+  call.op = k.name.c_str();
+  decode_views(env, vd, nv, ds, call.views);
   call.attrs.assign(ad, ad + na);
   try {
-    table[static_cast<size_t>(code)].second(call);
+    ds.device->run(k, call);
   } catch (const Error& e) {
     throw_js(env, e.what());
   } catch (const std::bad_alloc&) {
@@ -364,26 +469,65 @@ Napi::Value Execute(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+/** Waits off the event loop for every kernel queued on the device. */
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  SyncWorker(Napi::Env env, Device* device)
+      : Napi::AsyncWorker(env), device_(device), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      device_->synchronize();
+    } catch (const std::exception& e) {
+      SetError(std::string("tessera native: ") + device_->name() + " synchronize: " + e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Device* device_;
+  Napi::Promise::Deferred deferred_;
+};
+
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
-  auto d = Napi::Promise::Deferred::New(info.Env());
-  d.Resolve(info.Env().Undefined());  // CPU kernels complete before execute returns
-  return d.Promise();
+  DeviceState& ds = state(info);
+  if (ds.host_memory) {  // CPU kernels complete before execute returns
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    d.Resolve(info.Env().Undefined());
+    return d.Promise();
+  }
+  auto* w = new SyncWorker(info.Env(), ds.device);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {
-  Instance& inst = instance(info.Env());
-  auto o = Napi::Object::New(info.Env());
-  o.Set("handles", Napi::Number::New(info.Env(), static_cast<double>(inst.buffers.size())));
-  o.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(inst.bytes)));
-  o.Set("v8External", Napi::Number::New(info.Env(), static_cast<double>(inst.v8_external)));
-  o.Set("cachedBytes", Napi::Number::New(info.Env(), static_cast<double>(inst.cache->cached())));
+  Napi::Env env = info.Env();
+  DeviceState& ds = state(info);
+  auto o = Napi::Object::New(env);
+  o.Set("handles", Napi::Number::New(env, static_cast<double>(ds.buffers.size())));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(ds.bytes)));
+  o.Set("v8External", Napi::Number::New(env, static_cast<double>(ds.host_memory ? instance(env).v8_external : 0)));
+  o.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(ds.device->cached_bytes())));
+  o.Set("reservedBytes", Napi::Number::New(env, static_cast<double>(ds.device->reserved_bytes())));
   return o;
 }
 
 /** emptyCache(): frees every cached block (live storages are untouched). */
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
-  instance(info.Env()).cache->clear();
+  DeviceState& ds = state(info);
+  guarded(info.Env(), ds, "emptyCache", [&] { ds.device->empty_cache(); });
   return info.Env().Undefined();
+}
+
+Napi::Array kernel_names(Napi::Env env, const std::vector<KernelEntry>& table, bool half_only) {
+  auto ops = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const auto& k : table)
+    if (!half_only || k.half) ops.Set(n++, k.name);
+  return ops;
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -402,10 +546,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   feats.Set("avx512dq", f.avx512dq);
   feats.Set("avx512vl", f.avx512vl);
   o.Set("cpuFeatures", feats);
-  const auto& table = kernels();
-  auto ops = Napi::Array::New(env, table.size());
-  for (size_t i = 0; i < table.size(); i++) ops.Set(static_cast<uint32_t>(i), table[i].first);
-  o.Set("ops", ops);
+  o.Set("ops", kernel_names(env, instance(env).cpu.kernels(), false));
 #if defined(__clang__)
   o.Set("compiler", std::string("clang ") + __clang_version__);
 #elif defined(__GNUC__)
@@ -438,22 +579,94 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fma_peak_gflops(static_cast<int>(threads), seconds));
 }
 
+Napi::Object cuda_status_object(Napi::Env env) {
+  const CudaStatus& st = cuda_status();
+  auto o = Napi::Object::New(env);
+  o.Set("built", st.built);
+  o.Set("available", st.available);
+  if (!st.available) o.Set("reason", st.reason);
+  o.Set("architectures", st.architectures);
+  if (st.runtime_version) o.Set("runtimeVersion", st.runtime_version);
+  if (st.driver_version) o.Set("driverVersion", st.driver_version);
+  if (st.available) {
+    o.Set("deviceName", st.device_name);
+    o.Set("computeCapability", std::to_string(st.compute_major) + "." + std::to_string(st.compute_minor));
+    o.Set("multiprocessors", st.multiprocessors);
+    o.Set("totalMemory", static_cast<double>(st.total_memory));
+  }
+  return o;
+}
+
+/** cudaStatus(): whether this binary has a cuda device and whether it runs here (never throws). */
+Napi::Value CudaStatusFn(const Napi::CallbackInfo& info) { return cuda_status_object(info.Env()); }
+
+Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceState& ds = state(info);
+  auto o = cuda_status_object(env);
+  o.Set("version", kVersion);
+  o.Set("ops", kernel_names(env, ds.device->kernels(), false));
+  o.Set("halfOps", kernel_names(env, ds.device->kernels(), true));
+  return o;
+}
+
+/** setTf32(on): lets float32 matmuls use TF32 tensor cores (about 10 mantissa bits per product). */
+Napi::Value SetTf32(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw_js(info.Env(), "setTf32: expected a boolean");
+  cuda_set_tf32(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+/** The functions every device offers, bound to one device table. */
+void bind_device(Napi::Env env, Napi::Object target, DeviceState* ds) {
+  target.Set("allocate", Napi::Function::New(env, Allocate, "allocate", ds));
+  target.Set("free", Napi::Function::New(env, Free, "free", ds));
+  target.Set("upload", Napi::Function::New(env, Upload, "upload", ds));
+  target.Set("readSync", Napi::Function::New(env, ReadSync, "readSync", ds));
+  target.Set("read", Napi::Function::New(env, Read, "read", ds));
+  target.Set("execute", Napi::Function::New(env, Execute, "execute", ds));
+  target.Set("synchronize", Napi::Function::New(env, Synchronize, "synchronize", ds));
+  target.Set("memory", Napi::Function::New(env, Memory, "memory", ds));
+  target.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache", ds));
+}
+
+/**
+ * cuda(): the cuda device's functions (created on first call, then the same object), or throws with
+ * the reason when there is none. Creating it initialises the CUDA context.
+ */
+Napi::Value CudaDeviceFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Instance& inst = instance(env);
+  if (!inst.cuda_object.IsEmpty()) return inst.cuda_object.Value();
+  const CudaStatus& st = cuda_status();
+  if (!st.available) throw_js(env, "cuda is unavailable: " + st.reason);
+  Device* dev = nullptr;
+  try {
+    dev = cuda_device();
+  } catch (const std::exception& e) {
+    throw_js(env, std::string("cuda: ") + e.what());
+  }
+  if (!dev) throw_js(env, "cuda is unavailable: " + st.reason);
+  inst.cuda_state.device = dev;
+  auto o = Napi::Object::New(env);
+  bind_device(env, o, &inst.cuda_state);
+  o.Set("info", Napi::Function::New(env, CudaInfo, "info", &inst.cuda_state));
+  o.Set("setTf32", Napi::Function::New(env, SetTf32, "setTf32"));
+  inst.cuda_object = Napi::Persistent(o);
+  return o;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new Instance());
-  exports.Set("allocate", Napi::Function::New(env, Allocate));
-  exports.Set("free", Napi::Function::New(env, Free));
-  exports.Set("upload", Napi::Function::New(env, Upload));
-  exports.Set("readSync", Napi::Function::New(env, ReadSync));
-  exports.Set("read", Napi::Function::New(env, Read));
-  exports.Set("execute", Napi::Function::New(env, Execute));
-  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
-  exports.Set("memory", Napi::Function::New(env, Memory));
-  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
+  auto* inst = new Instance();
+  env.SetInstanceData(inst);
+  bind_device(env, exports, &inst->cpu_state);
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
+  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatusFn));
+  exports.Set("cuda", Napi::Function::New(env, CudaDeviceFn));
   return exports;
 }
 

@@ -7,6 +7,8 @@
 // build/status.json, the backend reports itself unavailable with that reason, and everything else
 // works on backend-js. TESSERA_REQUIRE_NATIVE=1 (set by CI) turns a failed build into a failed install.
 // TESSERA_NATIVE=off skips the build. TESSERA_NATIVE_DEBUG=1 builds with debug info, no optimisation.
+// TESSERA_CUDA=auto|on|off (default auto) chooses whether the cuda device is compiled: auto when CMake
+// finds nvcc, on fails the build without it, off never.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,6 +25,13 @@ const statusFile = join(outDir, "status.json");
 const incremental = process.argv.includes("--incremental");
 const required = process.env.TESSERA_REQUIRE_NATIVE === "1";
 const extraDefines = process.argv.filter((a) => a.startsWith("--CD"));
+const cudaMode = process.env.TESSERA_CUDA ?? "auto";
+if (!["auto", "on", "off"].includes(cudaMode)) {
+  console.error(`@tessera/backend-native: TESSERA_CUDA must be auto, on or off, got '${cudaMode}'`);
+  process.exit(1);
+}
+if (!extraDefines.some((d) => d.startsWith("--CDTESSERA_CUDA=")))
+  extraDefines.push(`--CDTESSERA_CUDA=${cudaMode}`);
 
 function writeStatus(status) {
   mkdirSync(outDir, { recursive: true });

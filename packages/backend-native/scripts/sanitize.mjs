@@ -17,7 +17,12 @@ const binary = join(buildDir, "Release", "tessera_native.node");
 
 const build = spawnSync(
   process.execPath,
-  [join(pkgDir, "scripts", "build-addon.mjs"), "--incremental", "--CDTESSERA_SANITIZE=ON"],
+  [
+    join(pkgDir, "scripts", "build-addon.mjs"),
+    "--incremental",
+    "--CDTESSERA_SANITIZE=ON",
+    "--CDTESSERA_CUDA=off",
+  ],
   {
     stdio: "inherit",
     env: { ...process.env, TESSERA_NATIVE_BUILD_DIR: buildDir, TESSERA_REQUIRE_NATIVE: "1" },

@@ -8,7 +8,9 @@
  *
  * Kernels, as `name: views | attrs` (outputs last among the views; `?` = optional, may be absent).
  * Views are contiguous unless marked "strided". Half-precision (float16/bfloat16) views reach only
- * copy, fill, where and gather: the TypeScript side computes everything else in float32 temporaries.
+ * copy, fill, where and gather, plus, on the cuda device, the kernels its `info().halfOps` lists:
+ * the TypeScript side computes everything else in float32 temporaries. The cuda device takes the same
+ * views and attributes; its views point at device memory.
  *
  * - copy: src (strided), dst (strided) | — ; any dtype pair, same shape; float→int truncates, →bool is x != 0
  * - fill: dst (strided) | value
@@ -55,8 +57,8 @@ export const DTYPE_CODES: Readonly<Record<DType, number>> = {
 export const RANDOM_KINDS = { uniform: 0, normal: 1, bernoulli: 2, randint: 3 } as const;
 export const REDUCTIONS = { none: 0, mean: 1, sum: 2 } as const;
 
-/** The addon's exports (native/src/addon.cc). */
-export interface Addon {
+/** What every device of the addon offers (the cpu device's functions are the addon's own exports). */
+export interface DeviceAddon {
   allocate(dtype: number, size: number): number;
   free(id: number): boolean;
   upload(id: number, values: ArrayBufferView, offset: number): void;
@@ -68,12 +70,54 @@ export interface Addon {
    * Live storages and their bytes, V8's external-memory total after the addon's last adjustment, and
    * the bytes of freed blocks kept for reuse.
    */
-  memory(): { handles: number; bytes: number; v8External: number; cachedBytes: number };
+  memory(): {
+    handles: number;
+    bytes: number;
+    v8External: number;
+    cachedBytes: number;
+    reservedBytes: number;
+  };
   /** Frees the blocks kept for reuse. */
   emptyCache(): void;
+}
+
+/** The addon's exports (native/src/addon.cc): the cpu device's functions, plus the cuda device. */
+export interface Addon extends DeviceAddon {
   info(): AddonInfo;
   setNumThreads(n: number): number;
   fmaPeak(threads: number, seconds: number): number;
+  /** Whether this binary has a cuda device and whether it can run here; never throws. */
+  cudaStatus(): CudaStatus;
+  /** The cuda device (created on the first call, which initialises CUDA); throws with the reason when unavailable. */
+  cuda(): CudaAddon;
+}
+
+export interface CudaStatus {
+  /** The binary was compiled with the cuda device. */
+  built: boolean;
+  available: boolean;
+  reason?: string;
+  /** Machine code and PTX the binary carries, e.g. "sm_80 sm_90 compute_90". */
+  architectures: string;
+  runtimeVersion?: number;
+  driverVersion?: number;
+  deviceName?: string;
+  computeCapability?: string;
+  multiprocessors?: number;
+  totalMemory?: number;
+}
+
+export interface CudaAddon extends DeviceAddon {
+  info(): CudaInfo;
+  /** Lets float32 matmuls use TF32 tensor cores (default off; TESSERA_CUDA_TF32=1). */
+  setTf32(on: boolean): void;
+}
+
+export interface CudaInfo extends CudaStatus {
+  version: string;
+  ops: string[];
+  /** Kernels that take float16/bfloat16 views themselves (no float32 round trip). */
+  halfOps: string[];
 }
 
 export interface AddonInfo {

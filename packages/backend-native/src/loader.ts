@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PRIMITIVE_KERNELS } from "@tessera/core";
-import type { Addon, AddonInfo } from "./abi.js";
+import type { Addon, AddonInfo, CudaStatus } from "./abi.js";
 
 export interface NativeStatus {
   available: boolean;
@@ -92,4 +92,51 @@ export function loadAddon(): { addon?: Addon; status: NativeStatus } {
 /** Whether the native backend can run here, and why not. */
 export function nativeStatus(): NativeStatus {
   return loadAddon().status;
+}
+
+export interface CudaDeviceStatus {
+  available: boolean;
+  /** Why the cuda device cannot run here (absent when it can). */
+  reason?: string;
+  /** The binary's own report (architectures, driver, device) when the addon loaded. */
+  info?: CudaStatus;
+}
+
+let cudaLoaded: CudaDeviceStatus | undefined;
+
+/**
+ * Whether the cuda device can run here, and why not: no addon, a binary built without CUDA, no
+ * driver, no device, an old GPU, or a binary that lacks a primitive kernel. Probing initialises the
+ * CUDA driver only when the binary has a cuda device.
+ */
+export function cudaStatus(): CudaDeviceStatus {
+  if (cudaLoaded) return cudaLoaded;
+  const { addon, status } = loadAddon();
+  if (!addon) {
+    cudaLoaded = { available: false, reason: `the native addon is unavailable: ${status.reason}` };
+    return cudaLoaded;
+  }
+  if (typeof addon.cudaStatus !== "function") {
+    cudaLoaded = {
+      available: false,
+      reason: `the binary at ${status.binary} predates the cuda device (rebuild it)`,
+    };
+    return cudaLoaded;
+  }
+  const info = addon.cudaStatus();
+  if (!info.available) {
+    cudaLoaded = { available: false, reason: info.reason ?? "unknown", info };
+    return cudaLoaded;
+  }
+  try {
+    const ops = addon.cuda().info().ops;
+    const missing = PRIMITIVE_KERNELS.filter((k) => !ops.includes(k));
+    cudaLoaded =
+      missing.length > 0 && process.env.TESSERA_NATIVE_ALLOW_PARTIAL !== "1"
+        ? { available: false, reason: `the cuda device lacks kernels ${missing.join(", ")}`, info }
+        : { available: true, info };
+  } catch (e) {
+    cudaLoaded = { available: false, reason: (e as Error).message, info };
+  }
+  return cudaLoaded;
 }

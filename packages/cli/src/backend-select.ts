@@ -5,7 +5,7 @@
  */
 import "@tessera/backend-js";
 import "@tessera/backend-native";
-import { nativeStatus } from "@tessera/backend-native";
+import { cudaStatus, nativeStatus } from "@tessera/backend-native";
 import { findBackend, listBackends, setBackend } from "@tessera/core";
 import { CliError } from "./errors.js";
 
@@ -31,7 +31,16 @@ export function backendAvailability(): BackendAvailability[] {
   const registered = new Set(listBackends());
   return BACKEND_NAMES.map((name): BackendAvailability => {
     if (name === "cuda") {
-      return { name, available: false, detail: "not built in this version (CUDA support is planned)" };
+      const c = cudaStatus();
+      if (!c.available || !registered.has("cuda")) {
+        return { name, available: false, detail: c.reason ?? "the cuda device is not registered" };
+      }
+      const gib = ((c.info?.totalMemory ?? 0) / 2 ** 30).toFixed(0);
+      return {
+        name,
+        available: true,
+        detail: `${c.info?.deviceName ?? "GPU"}, compute ${c.info?.computeCapability ?? "?"}, ${gib} GiB`,
+      };
     }
     if (name === "native") {
       const s = nativeStatus();

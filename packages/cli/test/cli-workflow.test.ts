@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { cudaStatus } from "@tessera/backend-native";
 import { encodePng } from "@tessera/data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/index.js";
@@ -118,7 +119,9 @@ describe("tessera CLI on a tiny minivit run", () => {
     const r = await cli(["info"]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/js\s+available/);
-    expect(r.out).toMatch(/cuda\s+unavailable\s+not built in this version/);
+    const cuda = cudaStatus();
+    if (cuda.available) expect(r.out).toMatch(/cuda\s+available/);
+    else expect(r.out).toContain(`unavailable  ${cuda.reason}`);
     expect(r.out).toMatch(/shipped dataset: .*\(10000 training, 2000 test images\)/);
   });
 });
@@ -254,9 +257,15 @@ describe("tessera CLI errors", () => {
   });
 
   it("an unavailable backend says why", async () => {
-    const r = await cli(["train", "minivit", ...TINY.slice(0, -2), "--backend", "cuda"]);
+    const r = await cli(["train", "minivit", ...TINY.slice(0, -2), "--backend", "metal"]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("tessera: backend 'cuda' is unavailable: not built in this version");
+    expect(r.err).toContain("tessera: unknown backend 'metal'");
+    const cuda = cudaStatus();
+    if (!cuda.available) {
+      const c = await cli(["train", "minivit", ...TINY.slice(0, -2), "--backend", "cuda"]);
+      expect(c.code).toBe(1);
+      expect(c.err).toContain(`tessera: backend 'cuda' is unavailable: ${cuda.reason}`);
+    }
   });
 
   it("--help exits 0", async () => {
