@@ -4,25 +4,12 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { TransformerAutoencoder } from "../src/autoencoder.js";
 import { AutoencoderLSTM } from "../src/autoencoder-lstm.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 
 describe.each(TEST_BACKENDS)("AutoencoderLSTM on %s", (backend) => {
   it("matches PyTorch's vit_lstm case (output, gradients, AdamW step)", () => {
-    const r = runModelCase(
-      "vit_lstm",
-      {
-        build: (c) =>
-          new AutoencoderLSTM({
-            inputSize: [c.h as number, c.w as number],
-            latent: c.latent as number,
-            heads: c.heads as number,
-            encoderLayers: c.enc_layers as number,
-            hidden: c.hidden as number,
-          }),
-        forward: (m, { x }) => ({ y: m.forward(x!) }),
-      },
-      backend,
-    );
+    const r = runModelCase("vit_lstm", MODEL_CASES["vit_lstm"]!.spec, backend);
     expect(r.failures).toEqual([]);
     expect(r.checked).toBeGreaterThan(40);
   });

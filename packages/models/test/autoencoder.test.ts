@@ -8,6 +8,7 @@ import {
   type TransformerAutoencoderOptions,
 } from "../src/autoencoder.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 
 const SMALL = { latent: 32, heads: 4, encoderLayers: 2, decoderLayers: 2 } as const;
@@ -51,27 +52,7 @@ describe.each(TEST_BACKENDS)("TransformerAutoencoder on %s", (backend) => {
   beforeEach(() => setBackend(backend));
 
   it("matches PyTorch's autoencoder case (outputs, latent, attention maps, gradients, AdamW step)", () => {
-    const r = runModelCase(
-      "autoencoder",
-      {
-        build: (c) =>
-          new TransformerAutoencoder({
-            inputSize: [c.h as number, c.w as number],
-            latent: c.latent as number,
-            heads: c.heads as number,
-            encoderLayers: c.enc_layers as number,
-            decoderLayers: c.dec_layers as number,
-          }),
-        forward: (m, { x }) => {
-          const o = m.forward(x!, { returnAttention: true });
-          const out: Record<string, Tensor> = { y: o.reconstruction, latent: o.latent };
-          for (const [i, a] of o.attention!.encoder.entries()) out[`attn.encoder.${i}`] = a;
-          for (const [i, a] of o.attention!.decoder.entries()) out[`attn.decoder.${i}`] = a;
-          return out;
-        },
-      },
-      backend,
-    );
+    const r = runModelCase("autoencoder", MODEL_CASES["autoencoder"]!.spec, backend);
     expect(r.failures).toEqual([]);
     expect(r.checked).toBeGreaterThan(100);
   });

@@ -5,7 +5,6 @@ import {
   crossEntropy,
   full,
   interpolate,
-  l1Loss,
   manualSeed,
   memory,
   rand,
@@ -26,6 +25,7 @@ import {
 } from "../src/dense-heads.js";
 import type { MiniViTOptions } from "../src/mini-vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 import { maxAbsDiff } from "./support/train.js";
 
@@ -70,26 +70,7 @@ function train(m: Module, data: () => Tensor[], lossOf: (t: Tensor[]) => Tensor,
 describe("dense heads", () => {
   for (const backend of TEST_BACKENDS) {
     it(`MiniViTDepth matches PyTorch's depth_vit (L1 loss, gradients, one AdamW step) on ${backend}`, () => {
-      const report = runModelCase(
-        "depth_vit",
-        {
-          build: (c) =>
-            new MiniViTDepth({
-              imgSize: c.img as number,
-              patchSize: c.patch as number,
-              inChannels: c.in_ch as number,
-              dim: c.dim as number,
-              heads: c.heads as number,
-              depth: c.depth as number,
-            }),
-          forward: (m: MiniViTDepth, x) => {
-            const y = m.forward(x.x!);
-            return { y, loss: m.loss(y, x.target!) };
-          },
-          loss: (out, inputs) => l1Loss(out.y!, inputs.target!),
-        },
-        backend,
-      );
+      const report = runModelCase("depth_vit", MODEL_CASES["depth_vit"]!.spec, backend);
       expect(report.failures).toEqual([]);
       expect(report.checked).toBeGreaterThan(50);
     });

@@ -3,18 +3,9 @@ import { AdamW } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import { MINI_VIT_PRESETS, MiniViT, type MiniViTOptions, PatchEmbedding } from "../src/mini-vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 import { maxAbsDiff } from "./support/train.js";
-
-/** The reference's constructor kwargs (the fixture's `config`) as MiniViT options. */
-const fromConfig = (c: Record<string, unknown>): MiniViTOptions => ({
-  imgSize: c.img as number,
-  patchSize: c.patch as number,
-  inChannels: c.in_ch as number,
-  dim: c.dim as number,
-  heads: c.heads as number,
-  depth: c.depth as number,
-});
 
 /** A small MiniViT for fast tests: 8×8 RGB, 2×2 patch grid, D 16, 2 layers. */
 const TINY: MiniViTOptions = {
@@ -30,14 +21,7 @@ const TINY: MiniViTOptions = {
 describe("MiniViT", () => {
   for (const backend of TEST_BACKENDS) {
     it(`matches PyTorch's minivit (forward, gradients, one AdamW step) on ${backend}`, () => {
-      const report = runModelCase(
-        "minivit",
-        {
-          build: (c) => new MiniViT({ ...fromConfig(c), numClasses: c.classes as number }),
-          forward: (m: MiniViT, x) => ({ y: m.forward(x.x!) }),
-        },
-        backend,
-      );
+      const report = runModelCase("minivit", MODEL_CASES["minivit"]!.spec, backend);
       expect(report.failures).toEqual([]);
       expect(report.checked).toBeGreaterThan(50);
     });

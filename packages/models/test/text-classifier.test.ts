@@ -3,19 +3,9 @@ import { AdamW } from "@tessera/nn";
 import { describe, expect, it } from "vitest";
 import { TEXT_CLASSIFIER_PRESETS, TextTransformerClassifier } from "../src/text-classifier.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 import { train } from "./support/train.js";
-
-const fromConfig = (c: Record<string, unknown>) =>
-  new TextTransformerClassifier({
-    vocabSize: c.vocab as number,
-    maxlen: c.maxlen as number,
-    embedDim: c.embed as number,
-    numHeads: c.heads as number,
-    ffDim: c.ff as number,
-    hiddenDim: c.hidden as number,
-    numClasses: c.classes as number,
-  });
 
 const ids = (rows: number[][]) =>
   tensor(new Int32Array(rows.flat()), { shape: [rows.length, rows[0]!.length] });
@@ -23,11 +13,7 @@ const ids = (rows: number[][]) =>
 describe("TextTransformerClassifier", () => {
   for (const backend of TEST_BACKENDS) {
     it(`matches PyTorch's text_classifier (forward, gradients, one AdamW step) on ${backend}`, () => {
-      const report = runModelCase(
-        "text_classifier",
-        { build: fromConfig, forward: (m: TextTransformerClassifier, x) => ({ y: m.forward(x.x!) }) },
-        backend,
-      );
+      const report = runModelCase("text_classifier", MODEL_CASES.text_classifier!.spec, backend);
       expect(report.failures).toEqual([]);
       // y, 18 gradients, 18 parameters after the step.
       expect(report.checked).toBe(37);

@@ -8,15 +8,11 @@ import {
   type TransformerCNNOptions,
 } from "../src/transformer-cnn.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 import { train } from "./support/train.js";
 
 /** The fixtures' config holds the TypeScript option names (plus `batch`). */
-const fromConfig = (c: Record<string, unknown>) => {
-  const { batch: _batch, ...opts } = c;
-  return new TransformerCNN(opts as TransformerCNNOptions);
-};
-
 /** A sequence model whose token i is input step i (no cls, no positions unless asked). */
 const seqModel = (o: TransformerCNNOptions) =>
   new TransformerCNN({
@@ -53,25 +49,13 @@ function reach(m: TransformerCNN, x: Tensor, p: number): { changed: number[]; un
 describe("TransformerCNN", () => {
   for (const backend of TEST_BACKENDS) {
     it(`matches the PyTorch reference 'hybrid' (conv stem + BN in training, cls, learned positions, local mask, LSTM) on ${backend}`, () => {
-      const r = runModelCase(
-        "transformer_cnn_hybrid",
-        {
-          build: fromConfig,
-          forward: (m: TransformerCNN, x) => ({ y: m.forward(x.x!) }),
-          stateOutputs: { running_mean_0: "stem.1.running_mean" },
-        },
-        backend,
-      );
+      const r = runModelCase("transformer_cnn_hybrid", MODEL_CASES.transformer_cnn_hybrid!.spec, backend);
       expect(r.failures).toEqual([]);
       // y, the BN running mean, then 46 gradients and 46 parameters after the step.
       expect(r.checked).toBe(2 + 2 * 46);
     });
     it(`matches the PyTorch reference 'sequence' (Linear tokens, sinusoidal, strided mask, GRU replacing, regression) on ${backend}`, () => {
-      const r = runModelCase(
-        "transformer_cnn_sequence",
-        { build: fromConfig, forward: (m: TransformerCNN, x) => ({ y: m.forward(x.x!) }) },
-        backend,
-      );
+      const r = runModelCase("transformer_cnn_sequence", MODEL_CASES.transformer_cnn_sequence!.spec, backend);
       expect(r.failures).toEqual([]);
       expect(r.checked).toBe(1 + 2 * 36); // y, 36 gradients, 36 stepped parameters
     });

@@ -24,6 +24,7 @@ import {
   vitPresetOptions,
 } from "../src/vit.js";
 import { TEST_BACKENDS } from "./support/backends.js";
+import { MODEL_CASES } from "./support/model-cases.js";
 import { runModelCase } from "./support/torch-model.js";
 import { train } from "./support/train.js";
 
@@ -63,28 +64,7 @@ function copyRenamed(src: VisionTransformer, dst: VisionTransformer, rename: (k:
 describe.each(TEST_BACKENDS)("VisionTransformer on %s", (backend) => {
   for (const name of ["vit_seed_literal", "vit_seed_fixed"]) {
     it(`${name} matches PyTorch (forward y and tokens, gradients, one AdamW step)`, () => {
-      const report = runModelCase(
-        name,
-        {
-          build: (c) =>
-            new VisionTransformer({
-              imgSize: c.img as number,
-              patchSize: c.patch as number,
-              inChannels: c.channels as number,
-              embedDim: c.d_model as number,
-              numHeads: c.heads as number,
-              depth: c.layers as number,
-              mlpDim: c.mlp as number,
-              numClasses: c.classes as number,
-              seedCompat: !c.batch_first,
-            }),
-          forward: (m, { x }) => {
-            const tokens = m.forwardFeatures(x!);
-            return { y: m.forwardHead(tokens), tokens };
-          },
-        },
-        backend,
-      );
+      const report = runModelCase(name, MODEL_CASES[name]!.spec, backend);
       expect(report.failures).toEqual([]);
       expect(report.checked).toBeGreaterThan(30);
     });

@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 import { runTorchModuleCase, type TorchModuleCase, type TorchModuleCaseReport } from "@tessera/conformance";
 import { AdamW, type Module } from "@tessera/nn";
 
-export const FIXTURES_DIR = fileURLToPath(new URL("../fixtures/", import.meta.url));
+/** test/fixtures, or TESSERA_MODEL_FIXTURES (a bundled runner on a GPU machine points it at the tree). */
+export const FIXTURES_DIR =
+  process.env.TESSERA_MODEL_FIXTURES ?? fileURLToPath(new URL("../fixtures/", import.meta.url));
 
 export type ModelCase<M extends Module = Module> = TorchModuleCase<M>;
 
