@@ -25,7 +25,9 @@ describe("cuda device status", () => {
     expect(status.reason).toMatch(/^the native addon is unavailable: /);
   });
 
-  const raw = addon ? addon.cudaStatus() : { built: false, available: false, architectures: "", reason: "no addon" };
+  const raw = addon
+    ? addon.cudaStatus()
+    : { built: false, available: false, architectures: "", reason: "no addon" };
 
   it("the binary reports what it carries and whether cuda runs here", () => {
     if (process.env.TESSERA_REQUIRE_CUDA_BUILD === "1") expect(raw.built).toBe(true);
@@ -52,7 +54,9 @@ describe("cuda device status", () => {
     expect(status.reason).toBeTruthy();
     if (raw.built) expect(status.reason).toMatch(/driver|device|capability|disabled/);
     expect(listBackends()).not.toContain("cuda");
-    expect(() => new NativeBackend({ device: "cuda" })).toThrow(`backend 'cuda' is unavailable: ${status.reason}`);
+    expect(() => new NativeBackend({ device: "cuda" })).toThrow(
+      `backend 'cuda' is unavailable: ${status.reason}`,
+    );
     expect(() => addon!.cuda()).toThrow(`cuda is unavailable: ${status.reason}`);
     // The cpu device is untouched.
     expect(nativeStatus().available).toBe(true);
