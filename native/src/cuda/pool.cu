@@ -1,0 +1,239 @@
+// 2-D pooling of the cuda device over [N, C, H, W] float32 planes, one thread per output element, with
+// the cpu kernels' rules (kernels/pool.cc): max pooling skips padding (an all-padding window gives
+// -Inf) and a window with a NaN yields its last NaN; average pooling sums in double in row-major window
+// order and divides by core's avgPoolDivisors; adaptive windows are [floor(i*H/Ho), ceil((i+1)*H/Ho)).
+// Every tap is visited in the cpu kernel's order, so results match it bit for bit.
+#include <climits>
+#include <cmath>
+
+#include "common.cuh"
+#include "kernels/spatial.h"
+
+namespace tessera {
+namespace {
+
+using spatial::attr_in;
+using spatial::floor_div;
+using spatial::kAttrMax;
+using spatial::Planes;
+using spatial::planes_of;
+
+constexpr int kThreads = 256;
+
+struct PoolGeometry {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  bool ceil_mode, count_include_pad;
+};
+
+/** Plane extents the kernels index with. */
+struct Dims {
+  int64_t H, W, Ho, Wo;
+};
+
+/** PyTorch's pooling_output_shape for one dim (core's pooledSize, pool.cc's pooled_size). */
+__int128 pooled_size(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
+  const __int128 span = __int128{size} + 2 * __int128{p} - __int128{d} * (k - 1) - 1;
+  __int128 out = floor_div(span + (ceil ? s - 1 : 0), s) + 1;
+  // The last window must start inside the input or the left padding.
+  if (ceil && (out - 1) * s >= __int128{size} + p) out--;
+  return out;
+}
+
+PoolGeometry pool_geometry(const Call& call) {
+  PoolGeometry a;
+  a.kh = attr_in(call, 0, 1, kAttrMax, "kernelH");
+  a.kw = attr_in(call, 1, 1, kAttrMax, "kernelW");
+  a.sh = attr_in(call, 2, 1, kAttrMax, "strideH");
+  a.sw = attr_in(call, 3, 1, kAttrMax, "strideW");
+  a.ph = attr_in(call, 4, 0, kAttrMax, "padH");
+  a.pw = attr_in(call, 5, 0, kAttrMax, "padW");
+  a.dh = attr_in(call, 6, 1, kAttrMax, "dilationH");
+  a.dw = attr_in(call, 7, 1, kAttrMax, "dilationW");
+  a.ceil_mode = attr_in(call, 8, 0, 1, "ceilMode") == 1;
+  a.count_include_pad = attr_in(call, 9, 0, 1, "countIncludePad") == 1;
+  return a;
+}
+
+void check_pooled(const Call& call, const Planes& p, const PoolGeometry& a) {
+  const __int128 ho = pooled_size(p.H, a.kh, a.sh, a.ph, a.dh, a.ceil_mode);
+  const __int128 wo = pooled_size(p.W, a.kw, a.sw, a.pw, a.dw, a.ceil_mode);
+  call.check(ho >= 0 && wo >= 0 && p.Ho == ho && p.Wo == wo,
+             "out's spatial dims must be the pooled sizes the attributes imply");
+}
+
+/**
+ * The taps k in [lo, hi) of a window starting at `start` with dilation d whose position start + k*d
+ * lies in [0, size). Clipping the range up front keeps the tap loops free of bounds tests.
+ */
+__device__ inline void tap_range(int64_t start, int64_t d, int64_t k, int64_t size, int64_t& lo, int64_t& hi) {
+  lo = start >= 0 ? 0 : (-start + d - 1) / d;
+  hi = start >= size ? 0 : (size - 1 - start) / d + 1;
+  if (hi > k) hi = k;
+  if (lo > hi) lo = hi;
+}
+
+/** Splits output element i of [planes, Ho, Wo] into (plane, oy, ox); I is the narrowest safe index type. */
+template <typename I>
+__device__ inline void split(I i, I Ho, I Wo, int64_t& plane, int64_t& oy, int64_t& ox) {
+  const I row = i / Wo;
+  ox = static_cast<int64_t>(i - row * Wo);
+  plane = static_cast<int64_t>(row / Ho);
+  oy = static_cast<int64_t>(row - static_cast<I>(plane) * Ho);
+}
+
+template <typename I>
+__global__ void max_pool_kernel(const float* __restrict__ x, float* __restrict__ out, I n, Dims s,
+                                PoolGeometry a) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    int64_t plane, oy, ox;
+    split<I>(i, static_cast<I>(s.Ho), static_cast<I>(s.Wo), plane, oy, ox);
+    const int64_t y0 = oy * a.sh - a.ph, x0 = ox * a.sw - a.pw;
+    int64_t ky0, ky1, kx0, kx1;
+    tap_range(y0, a.dh, a.kh, s.H, ky0, ky1);
+    tap_range(x0, a.dw, a.kw, s.W, kx0, kx1);
+    const float* xb = x + plane * s.H * s.W;
+    float m = -INFINITY;
+    float last_nan = 0.0f;
+    bool nan = false;
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float* row = xb + (y0 + ky * a.dh) * s.W;
+      for (int64_t kx = kx0; kx < kx1; kx++) {
+        const float v = row[x0 + kx * a.dw];
+        m = v > m ? v : m;
+        // The reference keeps the last NaN of the window (a NaN replaces anything, NaN included).
+        if (v != v) {
+          nan = true;
+          last_nan = v;
+        }
+      }
+    }
+    out[i] = nan ? last_nan : m;
+  }
+}
+
+template <typename I>
+__global__ void avg_pool_kernel(const float* __restrict__ x, float* __restrict__ out, I n, Dims s,
+                                PoolGeometry a) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    int64_t plane, oy, ox;
+    split<I>(i, static_cast<I>(s.Ho), static_cast<I>(s.Wo), plane, oy, ox);
+    // avgPoolDivisors: the window clipped to the padded input (countIncludePad) or to the input.
+    int64_t y0 = oy * a.sh - a.ph;
+    int64_t y1 = min(y0 + a.kh, s.H + a.ph);
+    const int64_t h_pad = y1 - y0;
+    y0 = max(y0, int64_t{0});
+    y1 = min(y1, s.H);
+    int64_t x0 = ox * a.sw - a.pw;
+    int64_t x1 = min(x0 + a.kw, s.W + a.pw);
+    const int64_t w_pad = x1 - x0;
+    x0 = max(x0, int64_t{0});
+    x1 = min(x1, s.W);
+    if (y0 >= y1 || x0 >= x1) {
+      out[i] = 0.0f;
+      continue;
+    }
+    const int64_t div = (a.count_include_pad ? h_pad : y1 - y0) * (a.count_include_pad ? w_pad : x1 - x0);
+    const float* xb = x + plane * s.H * s.W;
+    double sum = 0;
+    for (int64_t iy = y0; iy < y1; iy++) {
+      const float* row = xb + iy * s.W;
+      for (int64_t ix = x0; ix < x1; ix++) sum += row[ix];
+    }
+    out[i] = static_cast<float>(sum / static_cast<double>(div));
+  }
+}
+
+template <typename I>
+__global__ void adaptive_avg_pool_kernel(const float* __restrict__ x, float* __restrict__ out, I n, Dims s) {
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    int64_t plane, oy, ox;
+    split<I>(i, static_cast<I>(s.Ho), static_cast<I>(s.Wo), plane, oy, ox);
+    // floor(oy*H/Ho) and ceil((oy+1)*H/Ho) in exact integer arithmetic (the host checked the range).
+    const int64_t y0 = oy * s.H / s.Ho;
+    const int64_t y1 = ((oy + 1) * s.H + s.Ho - 1) / s.Ho;
+    const int64_t x0 = ox * s.W / s.Wo;
+    const int64_t x1 = ((ox + 1) * s.W + s.Wo - 1) / s.Wo;
+    const float* xb = x + plane * s.H * s.W;
+    double sum = 0;
+    for (int64_t iy = y0; iy < y1; iy++) {
+      const float* row = xb + iy * s.W;
+      for (int64_t ix = x0; ix < x1; ix++) sum += row[ix];
+    }
+    out[i] = static_cast<float>(sum / static_cast<double>((y1 - y0) * (x1 - x0)));
+  }
+}
+
+unsigned grid_for(int64_t n) {
+  unsigned blocks = cuda::blocks_for(n, kThreads);
+  return blocks > 65535u * 32 ? 65535u * 32 : blocks;
+}
+
+/**
+ * Calls launch(index tag) with int32_t when the output's linear index (and the grid-stride step past
+ * it) fits in 32 bits, else int64_t: the per-element divisions are then 32-bit.
+ */
+template <typename F>
+void with_index(int64_t n, F&& launch) {
+  if (n + int64_t{grid_for(n)} * kThreads < INT32_MAX)
+    launch(int32_t{});
+  else
+    launch(int64_t{});
+}
+
+Dims dims_of(const Planes& p) { return {p.H, p.W, p.Ho, p.Wo}; }
+
+}  // namespace
+
+TESSERA_CUDA_KERNEL(maxPool2d) {
+  call.expect(2, 10);
+  const Planes p = planes_of(call);
+  const PoolGeometry a = pool_geometry(call);
+  check_pooled(call, p, a);
+  const int64_t n = p.planes * p.Ho * p.Wo;
+  if (n == 0) return;
+  with_index(n, [&](auto tag) {
+    using I = decltype(tag);
+    max_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
+  });
+  TESSERA_CUDA_LAUNCHED(call);
+}
+
+TESSERA_CUDA_KERNEL(avgPool2d) {
+  call.expect(2, 10);
+  const Planes p = planes_of(call);
+  const PoolGeometry a = pool_geometry(call);
+  // Core's avgPool2d has no dilation; backend-js ignores it, so a dilated call is malformed.
+  call.check(a.dh == 1 && a.dw == 1, "dilation must be 1");
+  check_pooled(call, p, a);
+  const int64_t n = p.planes * p.Ho * p.Wo;
+  if (n == 0) return;
+  with_index(n, [&](auto tag) {
+    using I = decltype(tag);
+    avg_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
+  });
+  TESSERA_CUDA_LAUNCHED(call);
+}
+
+TESSERA_CUDA_KERNEL(adaptiveAvgPool2d) {
+  call.expect(2, 0);
+  const Planes p = planes_of(call);
+  const int64_t n = p.planes * p.Ho * p.Wo;
+  if (n == 0) return;
+  // Every window is non-empty and inside the input only when both sizes are positive.
+  call.check(p.H >= 1 && p.W >= 1, "input spatial dims must be positive for a non-empty output");
+  // The device computes (o+1)*size + out - 1 in int64; tensors that fit in memory never come close.
+  const __int128 lim = INT64_MAX;
+  call.check(__int128{p.Ho + 1} * p.H + p.Ho <= lim && __int128{p.Wo + 1} * p.W + p.Wo <= lim,
+             "spatial dims are too large");
+  with_index(n, [&](auto tag) {
+    using I = decltype(tag);
+    adaptive_avg_pool_kernel<I>
+        <<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p));
+  });
+  TESSERA_CUDA_LAUNCHED(call);
+}
+
+}  // namespace tessera
