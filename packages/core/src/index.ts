@@ -1,3 +1,4 @@
+export * from "./autocast.js";
 export * from "./backend.js";
 export * from "./dtype.js";
 export * from "./engine.js";

@@ -21,6 +21,20 @@ export interface OpHook {
 
 let hook: OpHook | undefined;
 let suspended = 0;
+
+/**
+ * Rewrites the arguments of a user-level op call (autocast installs it while a scope is open).
+ * Ops called from inside another op see their arguments as given: `opDepth` counts the traced ops
+ * running, as PyTorch's autocast excludes itself inside the ops it wraps.
+ */
+export type ArgsHook = (name: string, args: unknown[], run: (args: unknown[]) => unknown) => unknown;
+let argsHook: ArgsHook | undefined;
+let opDepth = 0;
+
+/** Internal (autocast): installs or removes the argument hook. */
+export function setArgsHook(h: ArgsHook | undefined): void {
+  argsHook = h;
+}
 const tracedNames = new Set<string>();
 
 /** Installs (or, with undefined, removes) the op hook. Returns the previous one. */
@@ -56,11 +70,22 @@ type AnyFn = (...args: any[]) => any;
 /** Wraps a free-function op so the hook sees it under `name`. Keeps the function's type (overloads too). */
 export function traced<F extends AnyFn>(name: string, fn: F): F {
   tracedNames.add(name);
-  const wrapper = function (this: unknown, ...args: unknown[]) {
+  const call = function (this: unknown, args: unknown[]): unknown {
     if (hook === undefined || suspended > 0) return fn.apply(this, args);
     return hook.call(name, args, (traceInside) =>
       traceInside ? fn.apply(this, args) : untraced(() => fn.apply(this, args)),
     );
+  };
+  const wrapper = function (this: unknown, ...args: unknown[]) {
+    if (argsHook === undefined || opDepth > 0) return call.call(this, args);
+    return argsHook(name, args, (a) => {
+      opDepth++;
+      try {
+        return call.call(this, a);
+      } finally {
+        opDepth--;
+      }
+    });
   };
   Object.defineProperty(wrapper, "name", { value: name });
   return wrapper as unknown as F;
