@@ -5,6 +5,7 @@
  */
 export * from "./activation.js";
 export * from "./adam.js";
+export * from "./amp.js";
 export * from "./attention.js";
 export * from "./clip-grad.js";
 export * from "./containers.js";
