@@ -10,7 +10,14 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { RandomState, Tensor } from "@tessera/core";
-import { load, type Module, type OptimizerMeta, type SchedulerStateDict, save } from "@tessera/nn";
+import {
+  type GradScalerState,
+  load,
+  type Module,
+  type OptimizerMeta,
+  type SchedulerStateDict,
+  save,
+} from "@tessera/nn";
 import { CliError } from "./errors.js";
 import type { EpochMetrics } from "./progress.js";
 import type { Json, RunOptions } from "./tasks/types.js";
@@ -54,6 +61,8 @@ export interface TrainState {
   history: EpochMetrics[];
   /** Every step's training loss since the run began (the loss curve; what resume tests compare). */
   stepLosses: number[];
+  /** The GradScaler's state of an fp16 run (its scale and growth tracker). */
+  scaler?: GradScalerState;
 }
 
 /**

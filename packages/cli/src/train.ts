@@ -13,9 +13,18 @@ import { existsSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { noGrad } from "@tessera/autograd";
-import { defaultGenerator, dispose, manualSeed, type Tensor, tensor, tidy } from "@tessera/core";
+import {
+  type AutocastDType,
+  autocast,
+  defaultGenerator,
+  dispose,
+  manualSeed,
+  type Tensor,
+  tensor,
+  tidy,
+} from "@tessera/core";
 import { DataLoader, type Dataset, mixupCutmix, Rng, writeImage } from "@tessera/data";
-import { AdamW, clipGradNorm, type Module, save, WarmupCosineLR } from "@tessera/nn";
+import { AdamW, clipGradNorm, GradScaler, type Module, save, WarmupCosineLR } from "@tessera/nn";
 import { selectBackend } from "./backend-select.js";
 import {
   CHECKPOINT_FILE,
@@ -31,7 +40,7 @@ import {
 import { CliError } from "./errors.js";
 import { lineChart } from "./plot/charts.js";
 import { type EpochMetrics, formatEpochSummary, ProgressPrinter } from "./progress.js";
-import type { Batch, RunOptions, StepMetrics, Task, TaskData } from "./tasks/types.js";
+import type { Batch, Precision, RunOptions, StepMetrics, Task, TaskData } from "./tasks/types.js";
 
 export type { EpochMetrics } from "./progress.js";
 
@@ -108,6 +117,14 @@ function mixBatch(batch: Batch, opts: RunOpts, numClasses: number, epoch: number
   return batch;
 }
 
+const AUTOCAST: Record<Precision, AutocastDType | null> = { fp32: null, bf16: "bfloat16", fp16: "float16" };
+
+/** Runs a forward pass in the run's precision: as is for fp32, else under autocast. */
+export function inPrecision<T>(precision: Precision | undefined, fn: () => T): T {
+  const dtype = AUTOCAST[precision ?? "fp32"];
+  return dtype ? autocast({ dtype }, fn) : fn();
+}
+
 /** Turns summed step metrics into means: `loss`, `correct` → `accuracy`, others by name. */
 export function averageMetrics(sums: Record<string, number>): Record<string, number> {
   const n = sums.count ?? 0;
@@ -136,6 +153,7 @@ export async function evaluate<S>(
   dataset: Dataset<S>,
   batchSize: number,
   workers = 0,
+  precision: Precision = "fp32",
 ): Promise<{ loss: number; metrics: Record<string, number>; count: number }> {
   const loader = new DataLoader(dataset, { batchSize, collate: (s: S[]) => task.collate(s), workers });
   const sums: Record<string, number> = {};
@@ -144,7 +162,9 @@ export async function evaluate<S>(
   try {
     for await (const batch of loader.iterate()) {
       try {
-        const { loss, metrics } = tidy(() => noGrad(() => task.evalStep(model, batch)));
+        const { loss, metrics } = tidy(() =>
+          noGrad(() => inPrecision(precision, () => task.evalStep(model, batch))),
+        );
         addMetrics(sums, loss, metrics);
       } finally {
         dispose(batch);
@@ -279,6 +299,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       labelSmoothing: opts.labelSmoothing,
       clipGrad: opts.clipGrad,
       augment: opts.augment,
+      precision: opts.precision ?? "fp32",
     };
   }
 
@@ -329,8 +350,12 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
     totalSteps,
     minLr: runOpts.lr * 0.01,
   });
+  // Runs saved before --precision existed trained in fp32.
+  const precision = runOpts.precision ?? "fp32";
+  // float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none.
+  const scaler = new GradScaler({ enabled: precision === "fp16" });
 
-  let state: Omit<TrainState, "optimizer" | "scheduler" | "generator" | "stepLosses"> = {
+  let state: Omit<TrainState, "optimizer" | "scheduler" | "generator" | "stepLosses" | "scaler"> = {
     format: "tessera-train-v1",
     epoch: 0,
     nextBatch: 0,
@@ -350,6 +375,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       opt.loadStateDict({ tensors: ck.optimizer, meta: ck.state.optimizer });
       sched.loadStateDict(ck.state.scheduler);
       defaultGenerator.setState(ck.state.generator);
+      if (ck.state.scaler?.scale !== undefined) scaler.loadStateDict(ck.state.scaler);
       state = ck.state;
       stepLosses = ck.state.stepLosses;
     } finally {
@@ -373,6 +399,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       scheduler: sched.stateDict(),
       generator: defaultGenerator.getState(),
       stepLosses,
+      ...(scaler.isEnabled() ? { scaler: scaler.stateDict() } : {}),
     });
   };
 
@@ -401,10 +428,16 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
         try {
           ({ lossValue, metrics } = tidy(() => {
             const b = mixBatch(raw, runOpts, numClasses, epoch, batch);
-            const { loss, metrics } = task.trainStep(model, b);
-            loss.backward();
-            if (runOpts.clipGrad !== undefined) clipGradNorm(params, runOpts.clipGrad);
-            opt.step();
+            // Only the forward runs under autocast; backward follows the dtypes it recorded.
+            const { loss, metrics } = inPrecision(precision, () => task.trainStep(model, b));
+            scaler.scale(loss).backward();
+            if (runOpts.clipGrad !== undefined) {
+              scaler.unscale_(opt);
+              clipGradNorm(params, runOpts.clipGrad);
+            }
+            // Disabled (fp32, bf16), the scaler steps the optimizer; fp16 skips steps with inf/NaN gradients.
+            scaler.step(opt);
+            scaler.update();
             opt.zeroGrad();
             return { lossValue: loss.itemSync() as number, metrics };
           }));
@@ -450,7 +483,16 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       const totalData = state.partialDataSeconds + dataSeconds;
       const train = averageMetrics(state.sums);
       const test = data.test
-        ? (await evaluate(task, model, data.test, Math.max(runOpts.batchSize, 256), runOpts.workers)).metrics
+        ? (
+            await evaluate(
+              task,
+              model,
+              data.test,
+              Math.max(runOpts.batchSize, 256),
+              runOpts.workers,
+              precision,
+            )
+          ).metrics
         : undefined;
       const seconds = (performance.now() - t0) / 1000 + state.partialSeconds;
       const m: EpochMetrics = {
@@ -472,6 +514,7 @@ export async function trainRun<S>(task: Task<S>, opts: TrainRunOptions): Promise
       await writeJsonAtomic(join(outDir, METRICS_FILE), {
         task: task.name,
         backend,
+        precision,
         epochs: state.history,
         steps: stepLosses,
       });

@@ -7,7 +7,7 @@ import { CliError } from "../errors.js";
 import { formatMetric } from "../progress.js";
 import { isClassificationTask, logitsOf } from "../tasks/classification.js";
 import type { Batch } from "../tasks/types.js";
-import { evaluate } from "../train.js";
+import { evaluate, inPrecision } from "../train.js";
 import { type Io, intFlag } from "./io.js";
 import { loadRun } from "./load-run.js";
 
@@ -49,7 +49,9 @@ export function addEvalCommand(program: Command, io: Io): void {
       const dataset = f.split === "train" ? data.train : data.test;
       if (!dataset) throw new CliError(`the ${task.name} data has no ${f.split} split`, "use --split train");
       const batchSize = intFlag("--batch-size", f.batchSize) ?? 256;
-      const { metrics, count } = await evaluate(task, model, dataset, batchSize);
+      // The run's precision (config.json), so the numbers match the training summary's test metrics.
+      const precision = config.options.precision ?? "fp32";
+      const { metrics, count } = await evaluate(task, model, dataset, batchSize, 0, precision);
       io.out(
         `${task.name} on ${f.split} (${count} samples): ${Object.entries(metrics)
           .map(([k, v]) => `${k} ${formatMetric(k === "accuracy" ? "acc" : k, v)}`)
@@ -67,7 +69,7 @@ export function addEvalCommand(program: Command, io: Io): void {
           for await (const batch of loader.iterate()) {
             try {
               const pred = noGrad(() => {
-                const logits = logitsOf(model, batch.image as Tensor);
+                const logits = inPrecision(precision, () => logitsOf(model, batch.image as Tensor));
                 const p = argmax(logits, 1);
                 const out = p.dataSync() as Int32Array;
                 logits.dispose();

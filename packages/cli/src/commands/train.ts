@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { CONFIG_FILE, type RunConfig } from "../checkpoint.js";
 import { CliError } from "../errors.js";
 import { findTask, TASKS } from "../tasks/index.js";
-import type { RunOptions } from "../tasks/types.js";
+import type { Precision, RunOptions } from "../tasks/types.js";
 import { trainRun } from "../train.js";
 import type { Io } from "./io.js";
 import { floatFlag, intFlag } from "./io.js";
@@ -32,6 +32,7 @@ interface TrainFlags {
   augment?: string;
   clipGrad?: string;
   init?: string;
+  precision?: string;
 }
 
 /**
@@ -71,6 +72,10 @@ export function addTrainCommand(program: Command, io: Io): void {
       "image augmentation in training: none, flip or crop-flip (default: the task's)",
     )
     .option("--clip-grad <norm>", "clip the gradients' total norm")
+    .option(
+      "--precision <p>",
+      "fp32, bf16 or fp16: autocast matmul/conv/attention to bf16 or fp16 (fp16 with loss scaling); default fp32",
+    )
     .option(
       "--init <checkpoint>",
       "start from this checkpoint's weights (autoencoder-lstm: the trained autoencoder)",
@@ -130,6 +135,7 @@ async function runTrain(name: string, f: TrainFlags, io: Io): Promise<number> {
       labelSmoothing: floatFlag("--label-smoothing", f.labelSmoothing, 0) ?? d.labelSmoothing,
       clipGrad: floatFlag("--clip-grad", f.clipGrad),
       augment: augmentFlag(f.augment) ?? d.augment,
+      precision: precisionFlag(f.precision),
     });
     return result.interrupted ? 130 : 0;
   } finally {
@@ -147,4 +153,16 @@ function augmentFlag(value: string | undefined): RunOptions["augment"] {
       "e.g. --augment flip",
     );
   return value as RunOptions["augment"];
+}
+
+const PRECISIONS: readonly Precision[] = ["fp32", "bf16", "fp16"];
+
+function precisionFlag(value: string | undefined): Precision | undefined {
+  if (value === undefined) return undefined;
+  if (!(PRECISIONS as readonly string[]).includes(value))
+    throw new CliError(
+      `--precision must be one of ${PRECISIONS.join(", ")}, got '${value}'`,
+      "e.g. --precision bf16 (mixed precision; fp16 adds dynamic loss scaling)",
+    );
+  return value as Precision;
 }

@@ -37,7 +37,12 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** `--workers N`: DataLoader worker threads for decoding (0: the main thread). */
   workers: number;
+  /** `--precision`: fp32 (default), or autocast to bf16 / fp16 (fp16 with a GradScaler). */
+  precision?: Precision;
 }
+
+/** Training precision: float32, or mixed precision with bfloat16 or float16 matrix products. */
+export type Precision = "fp32" | "bf16" | "fp16";
 
 /** The data of a run. `classes` names the labels of classification tasks. */
 export interface TaskData<S> {
