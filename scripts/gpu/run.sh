@@ -22,6 +22,7 @@
 #   TORCH_ARGS            extra arguments for torch_cuda_bench.py (the same selection flags)
 #   BENCH_CUBLAS_ONLY=gemm  groups of the second tessera run with TESSERA_CUBLAS_PATH set ('' skips it)
 #   TORCH_RESERVE_S=150   seconds kept for PyTorch's run and the comparison after tessera's
+#   BENCH_RESERVE_S=240   with conformance and bench in one call: seconds the conformance steps leave
 #   GPU_BACKEND=cuda      the backend under test ('native' tries the whole flow on a CPU machine:
 #                         GPU_BACKEND=native TESSERA_CUDA=off BENCH_ARGS=--small TORCH_ARGS='--small --device cpu')
 #   PYTHON=python3        the python that has torch
@@ -151,11 +152,12 @@ build() {
 conformance() {
   build || return 1
   local runs=${CONF_RUNS:-25} f="$OUT/conformance.log" rc=0
+  local r=${CONF_RESERVE_S:-0} # kept for the bench when it follows in the same call
   # shellcheck disable=SC2086  # CONF_ARGS / GRAD_ARGS are word lists on purpose
-  step "conformance test $BACKEND" "$f" "$(limit 240 150)" node "$GPU/conformance.mjs" test "$BACKEND" --runs "$runs" ${CONF_ARGS:-} || rc=1
+  step "conformance test $BACKEND" "$f" "$(limit 240 $((r + 150)))" node "$GPU/conformance.mjs" test "$BACKEND" --runs "$runs" ${CONF_ARGS:-} || rc=1
   # shellcheck disable=SC2086
-  step "conformance grad $BACKEND" "$f" "$(limit 180 60)" node "$GPU/conformance.mjs" grad --backend "$BACKEND" --runs "$runs" ${GRAD_ARGS:-} || rc=1
-  step "conformance torch $BACKEND" "$f" "$(limit 120)" node "$GPU/conformance.mjs" torch "$BACKEND" || rc=1
+  step "conformance grad $BACKEND" "$f" "$(limit 180 $((r + 60)))" node "$GPU/conformance.mjs" grad --backend "$BACKEND" --runs "$runs" ${GRAD_ARGS:-} || rc=1
+  step "conformance torch $BACKEND" "$f" "$(limit 120 "$r")" node "$GPU/conformance.mjs" torch "$BACKEND" || rc=1
   return $rc
 }
 
@@ -200,6 +202,8 @@ for w in "$@"; do
   esac
 done
 log "run.sh ${*}: $(date -u +%FT%TZ), $(nproc) cores, budget ${BUDGET}s, OUT=$OUT"
+# Conformance followed by the bench in one call: leave the bench BENCH_RESERVE_S seconds.
+[[ " ${steps[*]} " == *" conformance "*" bench "* ]] && CONF_RESERVE_S=${CONF_RESERVE_S:-${BENCH_RESERVE_S:-240}}
 status=0
 for s in "${steps[@]}"; do
   "$s" || status=1
