@@ -22,6 +22,7 @@ GPU=$ROOT/.gpu
 exclude=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$exclude")"
 grep -qxF '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >>"$exclude"
+grep -qxF '/.gpu-out/' "$exclude" 2>/dev/null || echo '/.gpu-out/' >>"$exclude" # run.sh's OUT when unset
 mkdir -p "$GPU"
 
 # 1. node, compressed (the slow step: done once).
