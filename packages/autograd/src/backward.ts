@@ -4,7 +4,17 @@
  * accumulators (or to the caller, for the functional API). Runs with recording off; temporaries
  * are freed node by node, and saved tensors are freed as soon as their node ran (unless retainGraph).
  */
-import { fmtShape, isFloating, onesLike, shapesEqual, sum, type Tensor, tidy, zeros } from "@tessera/core";
+import {
+  autocast,
+  fmtShape,
+  isFloating,
+  onesLike,
+  shapesEqual,
+  sum,
+  type Tensor,
+  tidy,
+  zeros,
+} from "@tessera/core";
 import { type Edge, edgeOf, type GraphNode, LeafNode, metaOf, type Node, ownedRef } from "./graph.js";
 import { noGrad } from "./mode.js";
 
@@ -133,6 +143,16 @@ const SECOND_PASS =
 
 /** Runs backward from `roots` seeded with `rootGrads`. Returns the captured gradients (null where none arrived). */
 export function runBackward(
+  roots: readonly Tensor[],
+  rootGrads: readonly (Tensor | null | undefined)[],
+  opts: RunOptions,
+): (Tensor | null)[] {
+  // Gradient rules run outside any autocast scope, as in PyTorch: a backward called inside one must
+  // not cast the rules' own products to half precision.
+  return autocast({ dtype: "bfloat16", enabled: false }, () => backwardPass(roots, rootGrads, opts));
+}
+
+function backwardPass(
   roots: readonly Tensor[],
   rootGrads: readonly (Tensor | null | undefined)[],
   opts: RunOptions,
