@@ -48,7 +48,9 @@ modes:
   support [backend…]   print the op × backend support table (Markdown) from declared capabilities
   torch [backend]      check every op against the PyTorch goldens shipped in fixtures/ (torch, torch-edge)
   grad                 gradient checks of every differentiable op: gradcheck (float64 finite differences),
-                       the backend's float32 gradients vs backend-js float64, fused rules vs composites;
+                       the backend's float32 gradients vs backend-js float64, fused rules vs composites,
+                       and float16/bfloat16 gradients vs float64 within a multiple of backend-js's own
+                       half error (f16.grad, bf16.grad);
                        exits 1 on failure
 
 options:
@@ -181,7 +183,8 @@ function gradOptions(args: Args, backend: string): GradConformanceOptions {
 export function formatGradReport(report: GradConformanceReport, verbose = false): string[] {
   const c = report.counts;
   const lines: string[] = [
-    `grad conformance: ${report.backend} (float32) vs ${report.reference} (float64) + gradcheck + fused vs composite, ` +
+    `grad conformance: ${report.backend} (float32) vs ${report.reference} (float64) + gradcheck + fused vs composite` +
+      `${report.cases.some((r) => r.tolerance) ? "; half cases: float16/bfloat16 vs float64 within f16.grad/bf16.grad" : ""}, ` +
       `seed ${report.seed}, ${report.numRuns} runs per case, ${(report.ms / 1000).toFixed(1)} s`,
     "",
     `${report.cases.length} case${report.cases.length === 1 ? "" : "s"}: ${c.passed} passed, ${c.failed} failed, ${c.unsupported} unsupported`,
@@ -190,9 +193,10 @@ export function formatGradReport(report: GradConformanceReport, verbose = false)
     lines.push(
       "",
       ...table(
-        ["case", "status", "ops", "checks", "runs", "ms"],
+        ["case", "dtype", "status", "ops", "checks", "runs", "ms"],
         report.cases.map((r) => [
           r.name,
+          r.dtype,
           r.status,
           r.ops.join(", "),
           r.checks.join(" + "),

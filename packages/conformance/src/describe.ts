@@ -11,6 +11,9 @@ import { describeSample } from "./arbitraries.js";
 import {
   formatGradFailure,
   type GradConformanceOptions,
+  gradCaseRuns,
+  gradDtype,
+  gradUnsupportedReason,
   runGradCase,
   selectGradCases,
 } from "./grad/runner.js";
@@ -94,7 +97,15 @@ export async function describeGradConformance(
   const runs = options.numRuns ?? 100;
   describe(`grad conformance: ${backend} (${runs} runs per case)`, () => {
     for (const c of cases) {
-      it(`${c.name}${c.fused ? " (fused vs composite too)" : ""}`, async (ctx) => {
+      const half = gradDtype(c) !== "float32";
+      const title = `${c.name}${half ? ` (${gradDtype(c)} vs float64, ${gradCaseRuns(c, runs)} runs)` : c.fused ? " (fused vs composite too)" : ""}`;
+      // Decided by the backend's declared dtypes (when it is registered already), never by a list of names.
+      const reason = gradUnsupportedReason(c, backend, options.seed);
+      if (reason) {
+        it.skip(`${title} — unsupported: ${reason}`, () => {});
+        continue;
+      }
+      it(title, async (ctx) => {
         await yieldToEventLoop();
         const r = await runGradCase(c, { ...options, backend });
         if (r.status === "unsupported") {
@@ -102,7 +113,8 @@ export async function describeGradConformance(
           ctx.skip();
         }
         if (r.status === "failed") throw new Error(formatGradFailure(r));
-        if (r.runs !== runs) throw new Error(`${c.name}: ran ${r.runs} samples, expected ${runs}`);
+        const want = gradCaseRuns(c, runs);
+        if (r.runs !== want) throw new Error(`${c.name}: ran ${r.runs} samples, expected ${want}`);
       });
     }
   });

@@ -165,3 +165,55 @@ export function isToleranceName(name: string): name is ToleranceName {
 export function getTolerance(name: ToleranceName): Tolerance {
   return TOLERANCES[name];
 }
+
+/**
+ * Named tolerances of the half-precision gradient cases (`grad.*[float16]`, `grad.*[bfloat16]`).
+ *
+ * A half gradient cannot be held to a fixed distance from the exact one: the backward of softmax,
+ * layerNorm or attention subtracts nearly equal terms (y·(g − Σg·y)), so one rounding of a forward
+ * output (2⁻¹¹ or 2⁻⁸ of |y|·|g|) can be most of a small gradient, and no rtol/atol or NMSE both passes
+ * that and catches a wrong kernel. So the check is relative to the dtype's own error on that sample
+ * (the fp64-reference rule of PyTorch's inductor tests): with e the float64 gradient at the same
+ * half-rounded inputs and weights, r backend-js's gradient computed in the half dtype and a the tested
+ * backend's, per gradient tensor
+ *
+ *   max|a − e| ≤ multiplier · max|r − e| + floor · max|e|
+ *
+ * and a's NaN/±Inf must sit where r's do. A wrong rule, a dropped term or a wrong element lands far
+ * outside; a backend that rounds more (a composite where backend-js fuses) or less (accumulating in
+ * float32) passes.
+ */
+export interface GradHalfTolerance {
+  dtype: DType;
+  /** How many times backend-js's own half error the tested backend may be from float64. */
+  multiplier: number;
+  /** Allowed error relative to max|e| even when backend-js happens to be (near) exact. */
+  floor: number;
+  why: string;
+}
+
+export const GRAD_HALF_TOLERANCES = {
+  "f16.grad": {
+    dtype: "float16",
+    multiplier: 2,
+    floor: ULP_F16,
+    why:
+      "backend-js's fused kernels round each op's result once; a composite or a differently ordered backward " +
+      "rounds a few more intermediates of similar size (backend-js's primitives-only composites stay within " +
+      "1.5× over 100 samples of every half case), so 2× backend-js's own error; the floor, 1 ulp of binary16 " +
+      "(2⁻¹⁰) of the largest gradient element, covers samples where backend-js happens to round exactly",
+  },
+  "bf16.grad": {
+    dtype: "bfloat16",
+    multiplier: 2,
+    floor: ULP_BF16,
+    why: "as f16.grad with bfloat16's 8-bit significand: 2× backend-js's own error, floor 1 ulp (2⁻⁷) of max|e|",
+  },
+} as const satisfies Record<string, GradHalfTolerance>;
+
+export type GradHalfToleranceName = keyof typeof GRAD_HALF_TOLERANCES;
+
+/** The half-gradient tolerance of `dtype`, or null for float32/float64 (those use the case's rtol/atol). */
+export function gradHalfTolerance(dtype: DType): GradHalfToleranceName | null {
+  return dtype === "float16" ? "f16.grad" : dtype === "bfloat16" ? "bf16.grad" : null;
+}

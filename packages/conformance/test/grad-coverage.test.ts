@@ -17,7 +17,10 @@ const TESTED_ELSEWHERE: Record<string, string> = {
 function statusTable(): string {
   const rows = tracedOpNames().map((op) => {
     const status = gradStatus(op) ?? "MISSING";
-    const cases = GRAD_CATALOGUE.filter((c) => c.ops.includes(op)).map((c) => c.name);
+    // Op variants: the float32 cases (their float16/bfloat16 variants are listed in docs/backends.md).
+    const cases = GRAD_CATALOGUE.filter((c) => c.ops.includes(op) && c.dtype === undefined).map(
+      (c) => c.name,
+    );
     const fused = GRAD_CATALOGUE.some((c) => c.ops.includes(op) && c.fused) ? "yes" : "";
     const where =
       status === "non-differentiable"

@@ -4,10 +4,11 @@
  */
 import { type GradRule, getGradRule, registerGradRule } from "@tessera/autograd";
 import { JsBackend } from "@tessera/backend-js";
-import { listBackends, memory, registerBackend, type Tensor } from "@tessera/core";
+import { listBackends, memory, registerBackend, removeBackend, type Tensor, type View } from "@tessera/core";
 import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ELEMENTWISE_GRAD_CASES } from "../src/grad/cases/elementwise.js";
+import { HALF_GRAD_BASES, HALF_GRAD_RUNS } from "../src/grad/cases/half.js";
 import { GRAD_CATALOGUE } from "../src/grad/cases/index.js";
 import {
   formatGradFailure,
@@ -18,6 +19,7 @@ import {
 } from "../src/grad/runner.js";
 import type { GradCase } from "../src/grad/types.js";
 import { describeGradConformance } from "../src/index.js";
+import { patchedJs } from "./helpers.js";
 
 const shape23 = fc.constantFrom<number[]>([2, 3], [3, 4], [1, 5], [4]);
 const values = (shape: number[], lo = -2, hi = 2) =>
@@ -162,3 +164,49 @@ it("the catalogue has a case for well over a hundred op variants", () => {
   expect(GRAD_CATALOGUE.length).toBeGreaterThan(100);
 });
 await describeGradConformance("js", { numRuns: 100 });
+
+describe("half-precision gradient cases", () => {
+  it("a float16 softmax backward kernel 2⁻⁶ off fails exactly grad.softmax[float16], on the half check", async () => {
+    // dx scaled by 1 + 2⁻⁶ after the real kernel, for float16 only: 16 ulp of binary16, the size of a
+    // wrong conversion or a dropped correction term, well under what a float32 tolerance would notice.
+    const broken = patchedJs("js-half-broken", (inner) => ({
+      fused: {
+        softmaxBackward: (y: View, dy: View, dim: number, dx: View) => {
+          inner.fused.softmaxBackward!(y, dy, dim, dx);
+          if (dx.dtype !== "float16") return;
+          const id = inner.allocate(dx.dtype, 1);
+          const scalar: View = { id, dtype: dx.dtype, shape: [], strides: [], offset: 0 };
+          inner.fill(scalar, 1 + 2 ** -6);
+          inner.binary("mul", dx, { ...scalar, shape: dx.shape, strides: dx.shape.map(() => 0) }, dx);
+          inner.free(id);
+        },
+      },
+    }));
+    registerBackend("js-half-broken", () => broken, 0);
+    try {
+      const report = await runGradConformance({
+        backend: "js-half-broken",
+        cases: ["grad.softmax"],
+        seed: 11,
+      });
+      const failed = report.cases.filter((c) => c.status === "failed");
+      expect(failed.map((c) => c.name)).toEqual(["grad.softmax[float16]"]);
+      expect(failed[0]!.failure!.check).toBe("half");
+      expect(failed[0]!.failure!.message).toMatch(/f16\.grad/);
+      expect(formatGradFailure(failed[0]!)).toMatch(/case=grad\.softmax\[float16\]/);
+      const passed = report.cases.filter((c) => c.status === "passed").map((c) => [c.name, c.runs]);
+      expect(passed).toEqual([
+        ["grad.softmax", 100],
+        ["grad.softmax[bfloat16]", HALF_GRAD_RUNS],
+      ]);
+    } finally {
+      removeBackend("js-half-broken");
+    }
+  });
+
+  it("every half variant names a float32 case and runs on js within its named tolerance", async () => {
+    const half = GRAD_CATALOGUE.filter((c) => c.dtype !== undefined);
+    expect(half.length).toBe(2 * HALF_GRAD_BASES.length);
+    for (const c of half) expect(GRAD_CATALOGUE.some((b) => `${b.name}[${c.dtype}]` === c.name)).toBe(true);
+  });
+});

@@ -1,6 +1,7 @@
 import { JsBackend } from "@tessera/backend-js";
+import { registerBackend, removeBackend } from "@tessera/core";
 import { describe, expect, it } from "vitest";
-import { runConformance } from "../src/index.js";
+import { runConformance, runGradConformance } from "../src/index.js";
 import { patchedJs } from "./helpers.js";
 
 describe("declared capabilities", () => {
@@ -37,5 +38,40 @@ describe("declared capabilities", () => {
     expect(paths["softmax[float32]"]).toBe("composite");
     expect(paths["logSoftmax[float32]"]).toBe("fused");
     expect(report.cases.every((c) => c.runs > 0 || c.status === "failed")).toBe(true);
+  });
+});
+
+describe("declared capabilities: gradients", () => {
+  it("a half gradient case on a backend without that dtype is unsupported, with the reason, not failed", async () => {
+    const noHalf = patchedJs("js-grad-no-half", () => ({
+      dtypes: ["float32", "float64", "int32", "bool"] as const,
+    }));
+    registerBackend("js-grad-no-half", () => noHalf, 0);
+    try {
+      const report = await runGradConformance({
+        backend: "js-grad-no-half",
+        cases: ["grad.softmax", "grad.matmul.transposed"],
+        numRuns: 3,
+      });
+      const names = report.cases.map((c) => c.name);
+      expect(names).toEqual([
+        "grad.matmul.transposed",
+        "grad.softmax",
+        "grad.matmul.transposed[float16]",
+        "grad.matmul.transposed[bfloat16]",
+        "grad.softmax[float16]",
+        "grad.softmax[bfloat16]",
+      ]);
+      for (const c of report.cases) {
+        if (c.dtype === "float32") expect(c.status).toBe("passed");
+        else {
+          expect(c.status).toBe("unsupported");
+          expect(c.reason).toMatch(new RegExp(`does not declare dtype ${c.dtype}`));
+        }
+      }
+      expect(report.ok).toBe(true);
+    } finally {
+      removeBackend("js-grad-no-half");
+    }
   });
 });

@@ -29,7 +29,9 @@ import {
 } from "@tessera/core";
 import * as fc from "fast-check";
 import { fmtNumber } from "../compare.js";
+import { roundTo } from "../oracle.js";
 import { DEFAULT_NUM_RUNS, defaultSeed, replayLine } from "../runner.js";
+import { GRAD_HALF_TOLERANCES, type GradHalfToleranceName, gradHalfTolerance } from "../tolerances.js";
 import { GRAD_CATALOGUE } from "./cases/index.js";
 import type { GradCase, GradInput, GradSample } from "./types.js";
 
@@ -37,11 +39,17 @@ import type { GradCase, GradInput, GradSample } from "./types.js";
 export const GRAD_REFERENCE_BACKEND = "js";
 /** The primitives-only backend-js the `fused` check differentiates composites on (registered during runs). */
 export const GRAD_PRIMITIVES_BACKEND = "js-grad-primitives";
+/**
+ * The backend-js a half case computes its half-precision reference on (registered during the case): it has
+ * exactly the fused forward and backward kernels the tested backend declares, so both take the same path
+ * (fused kernel, or core's composite with its intermediates rounded to the half dtype).
+ */
+export const GRAD_MIRROR_BACKEND = "js-grad-mirror";
 
 export const DEFAULT_GRADCHECK_TOLERANCE = { atol: 1e-5, rtol: 1e-3 } as const;
 export const DEFAULT_ANALYTIC_TOLERANCE = { atol: 1e-4, rtol: 1e-3 } as const;
 
-export type GradCheckName = "gradcheck" | "analytic" | "fused";
+export type GradCheckName = "gradcheck" | "analytic" | "fused" | "half";
 export type GradCaseStatus = "passed" | "failed" | "unsupported";
 
 /** Which cases to run: a regex on the name, a list of exact names or name prefixes, or a predicate. */
@@ -82,6 +90,10 @@ export interface GradCaseReport {
   ops: readonly string[];
   fused?: string;
   backend: string;
+  /** The float dtype the tested backend ran the case in. */
+  dtype: DType;
+  /** The named half tolerance of a float16/bfloat16 case. */
+  tolerance?: GradHalfToleranceName;
   status: GradCaseStatus;
   /** The checks run on every sample. */
   checks: GradCheckName[];
@@ -137,15 +149,38 @@ async function withPrimitives<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs `fn` with a backend-js registered as GRAD_MIRROR_BACKEND that declares the fused kernels `backend` does. */
+async function withMirror<T>(backend: string, fn: () => Promise<T>): Promise<T> {
+  if (listBackends().includes(GRAD_MIRROR_BACKEND))
+    throw new Error(`grad conformance: backend name '${GRAD_MIRROR_BACKEND}' is taken by another backend`);
+  const available = new Set<string>(capabilities(findBackend(GRAD_REFERENCE_BACKEND)).fused);
+  const fused = capabilities(findBackend(backend)).fused.filter((k) => available.has(k));
+  const mirror = new JsBackend({ name: GRAD_MIRROR_BACKEND, fused });
+  registerBackend(GRAD_MIRROR_BACKEND, () => mirror, 0);
+  try {
+    return await fn();
+  } finally {
+    removeBackend(GRAD_MIRROR_BACKEND);
+  }
+}
+
 // ---- samples ----------------------------------------------------------------------------------
 
 const kindOf = (i: GradInput) => i.kind ?? "float";
 
-/** The sample with every float value rounded to float32, so float32 and float64 runs see the same numbers. */
-function roundSample<A>(s: GradSample<A>): GradSample<A> {
+/** The case's float dtype (float32 unless it names one). */
+export const gradDtype = (c: GradCase): DType => c.dtype ?? "float32";
+
+/**
+ * The sample with every float value rounded to `dtype` (float32 by default; float16/bfloat16 for half
+ * cases), so the runs in that dtype and the float64 runs see the same numbers.
+ */
+function roundSample<A>(s: GradSample<A>, dtype: DType = "float32"): GradSample<A> {
   return {
     attrs: s.attrs,
-    inputs: s.inputs.map((i) => (kindOf(i) === "float" ? { ...i, values: i.values.map(Math.fround) } : i)),
+    inputs: s.inputs.map((i) =>
+      kindOf(i) === "float" ? { ...i, values: i.values.map((v) => roundTo(dtype, v)) } : i,
+    ),
   };
 }
 
@@ -189,13 +224,19 @@ function weightValues(seed: number, n: number): Float64Array {
 /** Projection weights per floating output, drawn on first sight of the output and shared by every run. */
 class Projection {
   private readonly weights: { shape: readonly number[]; values: Float64Array }[] = [];
-  constructor(private readonly seed: number) {}
+  /** Weights are rounded to `dtype` (float32, or a half type), so every dtype's run projects onto the same numbers. */
+  constructor(
+    private readonly seed: number,
+    private readonly dtype: DType = "float32",
+  ) {}
 
   weight(j: number, out: Tensor): Tensor {
     let w = this.weights[j];
     if (!w) {
       const n = out.shape.reduce((a, b) => a * b, 1);
-      w = { shape: [...out.shape], values: weightValues(this.seed + 7919 * j, n) };
+      const values = weightValues(this.seed + 7919 * j, n);
+      if (this.dtype !== "float32") for (let i = 0; i < n; i++) values[i] = roundTo(this.dtype, values[i]!);
+      w = { shape: [...out.shape], values };
       this.weights[j] = w;
     } else if (w.shape.length !== out.rank || w.shape.some((d, i) => d !== out.shape[i])) {
       throw new GradCheckError(
@@ -284,8 +325,89 @@ function compareGrads(
 
 // ---- one case ---------------------------------------------------------------------------------
 
+/**
+ * A half case's sample: the tested backend's gradients in the case's dtype (a), backend-js's in the same
+ * dtype (r) and backend-js's float64 gradients (e), all at the same half-rounded inputs and weights; per
+ * gradient tensor, max|a − e| ≤ multiplier·max|r − e| + floor·max|e| (see GRAD_HALF_TOLERANCES), and a's
+ * NaN/±Inf where r's are.
+ */
+async function checkHalfSample(
+  c: GradCase,
+  s: GradSample,
+  backend: string,
+  seed: number,
+  name: GradHalfToleranceName,
+): Promise<void> {
+  const tol = GRAD_HALF_TOLERANCES[name];
+  const dtype = gradDtype(c);
+  const proj = new Projection(seed, dtype);
+  const exact = await analyticGrads(GRAD_REFERENCE_BACKEND, "float64", c, s, proj);
+  const reference = await analyticGrads(GRAD_MIRROR_BACKEND, dtype, c, s, proj);
+  const tested = await analyticGrads(backend, dtype, c, s, proj);
+  const argnums = s.inputs.flatMap((i, k) => (kindOf(i) === "float" ? [k] : []));
+  exact.forEach((e, k) => {
+    const a = tested[k]!;
+    const r = reference[k]!;
+    const where = `d/d input ${argnums[k]} [${s.inputs[argnums[k]!]!.shape.join(",")}]`;
+    let errA = 0;
+    let errR = 0;
+    let scale = 0;
+    let worst = -1;
+    for (let i = 0; i < e.length; i++) {
+      const x = a[i]!;
+      const y = r[i]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y)) {
+        if (!Object.is(x, y) && !(Number.isNaN(x) && Number.isNaN(y))) {
+          throw new GradCheckError(
+            "half",
+            `half (${name}): '${backend}' ${dtype} vs backend-js ${dtype} ('${GRAD_MIRROR_BACKEND}', same fused kernels): ${where} element ${i}: ` +
+              `${fmtNumber(x)}, backend-js ${fmtNumber(y)} (NaN and ±Inf must match)`,
+          );
+        }
+        continue;
+      }
+      const z = e[i]!;
+      if (!Number.isFinite(z)) continue;
+      const d = Math.abs(x - z);
+      if (d > errA) {
+        errA = d;
+        worst = i;
+      }
+      errR = Math.max(errR, Math.abs(y - z));
+      scale = Math.max(scale, Math.abs(z));
+    }
+    const bound = tol.multiplier * errR + tol.floor * scale;
+    if (!(errA <= bound)) {
+      throw new GradCheckError(
+        "half",
+        `half (${name}): '${backend}' ${dtype} vs float64 on '${GRAD_REFERENCE_BACKEND}': ${where} element ${worst}: ` +
+          `${fmtNumber(a[worst]!)}, float64 ${fmtNumber(e[worst]!)} (backend-js ${dtype} ${fmtNumber(r[worst]!)}); ` +
+          `max error ${errA.toExponential(3)} > ${tol.multiplier} × backend-js's ${errR.toExponential(3)} + ` +
+          `${tol.floor.toExponential(3)} × max|float64| ${scale.toExponential(3)}`,
+      );
+    }
+  });
+}
+
 async function checkSample(c: GradCase, raw: GradSample, backend: string, seed: number): Promise<void> {
   const tensorsBefore = memory().numTensors;
+  const half = gradHalfTolerance(gradDtype(c));
+  if (half) {
+    try {
+      await checkHalfSample(c, roundSample(raw, gradDtype(c)), backend, seed, half);
+    } catch (e) {
+      if (e instanceof GradCheckError) throw e;
+      const err = e as Error;
+      throw new GradCheckError("error", `threw: ${err?.name ?? "Error"}: ${err?.message ?? String(e)}`);
+    }
+    const after = memory().numTensors;
+    if (after !== tensorsBefore)
+      throw new GradCheckError(
+        "leak",
+        `leak: core counts ${after} live tensors after the sample, ${tensorsBefore} before`,
+      );
+    return;
+  }
   const s = roundSample(raw);
   const gcTol = { ...DEFAULT_GRADCHECK_TOLERANCE, ...c.tolerance?.gradcheck };
   const anTol = { ...DEFAULT_ANALYTIC_TOLERANCE, ...c.tolerance?.analytic };
@@ -354,7 +476,7 @@ function unsupportedReason(c: GradCase, backend: string, seed: number): string |
   if (untracedOps.length) return `@tessera/core traces no op named ${untracedOps.join(", ")}`;
   const b = findBackend(backend);
   const [sample] = fc.sample(c.arbitrary, { numRuns: 1, seed });
-  const need = new Set<DType>(["float32"]);
+  const need = new Set<DType>([gradDtype(c)]);
   for (const i of sample?.inputs ?? []) if (kindOf(i) !== "float") need.add(kindOf(i) as DType);
   for (const d of c.creates ?? []) need.add(d);
   const lacking = [...need].filter((d) => !b.dtypes.includes(d));
@@ -365,19 +487,36 @@ function unsupportedReason(c: GradCase, backend: string, seed: number): string |
   return null;
 }
 
+/**
+ * Why `c` cannot run on the registered backend `backend` (a dtype it does not declare, an op core does not
+ * trace), or null; also null while `backend` is not registered yet (runGradCase then decides).
+ */
+export function gradUnsupportedReason(c: GradCase, backend: string, seed?: number): string | null {
+  if (!listBackends().includes(backend) || !listBackends().includes(GRAD_REFERENCE_BACKEND)) return null;
+  return unsupportedReason(c, backend, seed ?? defaultSeed());
+}
+
 /** Runs one gradient case on `opts.backend` and reports it; never throws on a failing sample. */
 export async function runGradCase(c: GradCase, opts: GradRunOptions = {}): Promise<GradCaseReport> {
   const backend = opts.backend ?? "js";
   const seed = opts.seed ?? defaultSeed();
-  const numRuns = opts.numRuns ?? DEFAULT_NUM_RUNS;
+  const numRuns = gradCaseRuns(c, opts.numRuns ?? DEFAULT_NUM_RUNS);
   findBackend(backend); // throws a clear error for an unregistered backend
   findBackend(GRAD_REFERENCE_BACKEND);
-  const checks: GradCheckName[] = c.fused ? ["gradcheck", "analytic", "fused"] : ["gradcheck", "analytic"];
+  const dtype = gradDtype(c);
+  const half = gradHalfTolerance(dtype);
+  const checks: GradCheckName[] = half
+    ? ["half"]
+    : c.fused
+      ? ["gradcheck", "analytic", "fused"]
+      : ["gradcheck", "analytic"];
   const base: GradCaseReport = {
     name: c.name,
     ops: c.ops,
     ...(c.fused ? { fused: c.fused } : {}),
     backend,
+    dtype,
+    ...(half ? { tolerance: half } : {}),
     status: "passed",
     checks,
     runs: 0,
@@ -385,7 +524,7 @@ export async function runGradCase(c: GradCase, opts: GradRunOptions = {}): Promi
   };
   const reason = unsupportedReason(c, backend, seed);
   if (reason) return { ...base, status: "unsupported", reason };
-  return withPrimitives(async () => {
+  const run = async (): Promise<GradCaseReport> => {
     const t0 = performance.now();
     const params: fc.Parameters<[GradSample]> = { numRuns, seed };
     if (opts.path !== undefined) params.path = opts.path;
@@ -407,12 +546,18 @@ export async function runGradCase(c: GradCase, opts: GradRunOptions = {}): Promi
         check: err instanceof GradCheckError ? err.check : "error",
         seed: details.seed,
         path,
-        counterexample: sample ? describeGradSample(roundSample(sample)) : "(none)",
+        counterexample: sample ? describeGradSample(roundSample(sample, dtype)) : "(none)",
         message: err instanceof Error ? err.message : String(err),
         replay: replayLine(details.seed, c.name, path),
       },
     };
-  });
+  };
+  return withPrimitives(() => (half ? withMirror(backend, run) : run()));
+}
+
+/** The runs a case gets when the run asks for `numRuns`: the case's own `numRuns` caps it. */
+export function gradCaseRuns(c: GradCase, numRuns: number): number {
+  return c.numRuns !== undefined ? Math.min(c.numRuns, numRuns) : numRuns;
 }
 
 /** The cases `filter` selects from `catalogue`, in catalogue order. */
@@ -458,8 +603,8 @@ export async function runGradConformance(opts: GradConformanceOptions = {}): Pro
 export function formatGradFailure(r: GradCaseReport): string {
   const f = r.failure!;
   return [
-    `${r.name} (ops ${r.ops.join(", ")}${r.fused ? `, fused ${r.fused}` : ""}) failed the ${f.check} check after ${r.runs} runs on '${r.backend}': ${f.message}`,
-    "counterexample (shrunk, float values rounded to float32):",
+    `${r.name} (ops ${r.ops.join(", ")}${r.fused ? `, fused ${r.fused}` : ""}${r.tolerance ? `, tolerance ${r.tolerance}` : ""}) failed the ${f.check} check after ${r.runs} runs on '${r.backend}': ${f.message}`,
+    `counterexample (shrunk, float values rounded to ${r.dtype}):`,
     f.counterexample,
     `replay: tessera-conformance grad --backend ${r.backend} ${f.replay}`,
   ].join("\n");

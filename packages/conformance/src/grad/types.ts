@@ -29,6 +29,16 @@ export interface GradSample<A = unknown> {
 export interface GradCase<A = any> {
   /** Unique stable name, e.g. `grad.softmax` or `grad.conv2d.groups`. */
   name: string;
+  /**
+   * The float dtype the tested backend runs the case in (default float32). A float16/bfloat16 case checks
+   * the tested backend's half gradients against the float64 gradients at the same half-rounded inputs,
+   * allowing a named multiple of backend-js's own half error (`GRAD_HALF_TOLERANCES`); its float32 sibling
+   * runs gradcheck and the fused check, which do not depend on the dtype. A backend that does not declare
+   * the dtype reports the case unsupported.
+   */
+  dtype?: DType;
+  /** At most this many fast-check runs (the runner's numRuns caps it): keeps the costlier variants cheap. */
+  numRuns?: number;
   /** The traced op names this case differentiates (core's names: "softmax", "slice", "conv2d"…). */
   ops: string[];
   /** The fused kernel whose backward this case also compares against the composite, if any. */

@@ -4,6 +4,7 @@ import { ACTIVATION_GRAD_CASES } from "./activation.js";
 import { ATTENTION_GRAD_CASES } from "./attention.js";
 import { CONV_GRAD_CASES } from "./conv.js";
 import { ELEMENTWISE_GRAD_CASES } from "./elementwise.js";
+import { halfGradCases } from "./half.js";
 import { INTERPOLATE_GRAD_CASES } from "./interpolate.js";
 import { LINALG_GRAD_CASES } from "./linalg.js";
 import { LOSS_GRAD_CASES } from "./loss.js";
@@ -12,7 +13,8 @@ import { POOL_GRAD_CASES } from "./pool.js";
 import { REDUCE_GRAD_CASES } from "./reduce.js";
 import { VIEW_GRAD_CASES } from "./views.js";
 
-export const GRAD_CATALOGUE: readonly GradCase[] = [
+/** Every float32 gradient case: one per differentiable op variant. */
+const FLOAT32_GRAD_CASES: readonly GradCase[] = [
   ...ELEMENTWISE_GRAD_CASES,
   ...REDUCE_GRAD_CASES,
   ...LINALG_GRAD_CASES,
@@ -24,4 +26,10 @@ export const GRAD_CATALOGUE: readonly GradCase[] = [
   ...CONV_GRAD_CASES,
   ...POOL_GRAD_CASES,
   ...INTERPOLATE_GRAD_CASES,
+];
+
+/** The float32 cases, then the float16/bfloat16 variants of those whose kernels run in half precision. */
+export const GRAD_CATALOGUE: readonly GradCase[] = [
+  ...FLOAT32_GRAD_CASES,
+  ...halfGradCases(FLOAT32_GRAD_CASES),
 ];
