@@ -11,9 +11,12 @@ import { noGrad } from "@tessera/autograd";
 import {
   assign,
   type Backend,
+  conv2d,
+  type DType,
   findBackend,
   memory,
   randn,
+  scaledDotProductAttention,
   type Tensor,
   tensor,
   tidy,
@@ -173,5 +176,76 @@ export async function runCudaRuntimeChecks(name = "cuda"): Promise<CheckResult[]
     return `matmul queued in ${queued.toFixed(2)} ms, done after ${total.toFixed(2)} ms`;
   });
 
+  // The conformance suite draws small shapes; these cross the GPU kernels' tile sizes (and their edges)
+  // in every dtype, against backend-js on the same (half-rounded) inputs.
+  for (const dtype of ["float32", "float16", "bfloat16"] as const) {
+    await check(results, `large shapes agree with backend-js in ${dtype}`, () => largeShapes(name, dtype));
+  }
+
   return results;
+}
+
+/** ‖a − ref‖² / ‖ref‖² over every element (a, ref: float values of the same length). */
+function nmse(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Number(a[i]) - Number(ref[i]);
+    num += d * d;
+    den += Number(ref[i]) ** 2;
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+/**
+ * One rounding of the output dominates: relative 2⁻²⁴ (f32), 2⁻¹¹ (f16), 2⁻⁸ (bf16) per element gives
+ * an NMSE near the square over 3 (uniform rounding error); the bounds leave a factor of ~10 above that for
+ * f32-accumulation order differences over K ≤ 1000 (f32: 1e-10 allows a relative 1e-5 RMS).
+ */
+const NMSE_BOUND: Record<string, number> = { float32: 1e-10, float16: 3e-7, bfloat16: 2e-5 };
+
+async function largeShapes(name: string, dtype: DType): Promise<string> {
+  const lines: string[] = [];
+  const compare = async (what: string, make: (backend: string) => Tensor) => {
+    const a = make(name);
+    const r = make("js");
+    const [av, rv] = [await a.cast("float32").data(), await r.cast("float32").data()];
+    const e = nmse(av, rv);
+    a.dispose();
+    r.dispose();
+    lines.push(`${what}: nmse ${e.toExponential(2)}`);
+    assert.ok(e <= NMSE_BOUND[dtype]!, `${what} in ${dtype}: nmse ${e} > ${NMSE_BOUND[dtype]}`);
+  };
+  // Inputs drawn once in float32 on js, rounded to dtype, then copied to each backend.
+  const input = (shape: number[], scale = 1) =>
+    tidy(() => randn(shape, { backend: "js" }).mul(scale).cast(dtype));
+  const on = (t: Tensor, backend: string) => (backend === "js" ? t.mul(1) : t.to(backend));
+  const a = input([3, 200, 333], 0.5);
+  const b = input([3, 333, 257], 0.5);
+  const bt = input([257, 333], 0.5);
+  await compare("matmul [3,200,333]·[3,333,257]", (be) => tidy(() => on(a, be).matmul(on(b, be))));
+  await compare("matmul [3,200,333]·[257,333]ᵀ", (be) => tidy(() => on(a, be).matmul(on(bt, be).mT)));
+  await compare("matmul [200,3·333]ᵀ-view", (be) => tidy(() => on(a, be).transpose(1, 2).matmul(on(a, be))));
+  const q = input([2, 4, 300, 64]);
+  const k = input([2, 4, 300, 64]);
+  const v = input([2, 4, 300, 64]);
+  for (const causal of [false, true]) {
+    await compare(`attention [2,4,300,64]${causal ? " causal" : ""}`, (be) =>
+      tidy(() => scaledDotProductAttention(on(q, be), on(k, be), on(v, be), { isCausal: causal })),
+    );
+  }
+  if (dtype === "float32") {
+    const x = input([4, 3, 64, 64]);
+    const w = input([96, 3, 16, 16], 0.1);
+    await compare("conv2d patch embedding [4,3,64,64] k16 s16", (be) =>
+      tidy(() => conv2d(on(x, be), on(w, be), null, { stride: 16 })),
+    );
+    const w3 = input([32, 3, 3, 3], 0.2);
+    await compare("conv2d 3×3 pad 1 [4,3,64,64]→32", (be) =>
+      tidy(() => conv2d(on(x, be), on(w3, be), null, { padding: 1 })),
+    );
+    for (const t of [x, w, w3]) t.dispose();
+  }
+  for (const t of [a, b, bt, q, k, v]) t.dispose();
+  return lines.join("; ");
 }
