@@ -36,5 +36,14 @@ struct Gemm {
 /** Queues the product; throws tessera::Error on an unsupported dtype combination. */
 void gemm(const Gemm& g);
 
+/**
+ * What gemm() runs on: "tessera" (this addon's kernels) or "cublas (<library path>)" when cuBLAS was
+ * found at run time (TESSERA_CUBLAS_PATH, else libcublas.so.13/.12) and is enabled. TESSERA_CUBLAS=0
+ * never loads it.
+ */
+const char* gemm_backend();
+/** Turns the cuBLAS path on or off for later calls (benchmarks compare both in one process). */
+void set_cublas_enabled(bool on);
+
 }  // namespace cuda
 }  // namespace tessera
