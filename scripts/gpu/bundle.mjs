@@ -4,6 +4,8 @@
 // npm dependency is inlined. Writes into the folder given as the first argument (default .gpu/):
 //   conformance.mjs   the conformance CLI with backend-native imported first (so 'cuda' registers)
 //   cuda-bench.mjs    packages/bench/src/cuda/cli.ts
+//   cuda-checks.mjs   scripts/gpu/checks-entry.ts (backend-native's cuda runtime and large-shape checks)
+//   model-cases.mjs   the PyTorch model goldens (packages/models/test/support/run-model-cases.ts)
 // The conformance package finds its PyTorch goldens from its own module's location; in the bundle
 // that module is replaced so they are found in the repository tree beside .gpu/ (which travels), or
 // at TESSERA_TORCH_FIXTURES_DIR.
@@ -53,6 +55,8 @@ mkdirSync(outDir, { recursive: true });
 const entries = [
   { in: join(root, "scripts/gpu/conformance-entry.mjs"), out: "conformance.mjs" },
   { in: join(root, "packages/bench/src/cuda/cli.ts"), out: "cuda-bench.mjs" },
+  { in: join(root, "scripts/gpu/checks-entry.ts"), out: "cuda-checks.mjs" },
+  { in: join(root, "packages/models/test/support/run-model-cases.ts"), out: "model-cases.mjs" },
 ];
 for (const e of entries) {
   const res = await esbuild.build({

@@ -3,12 +3,13 @@
 # repository root, with .gpu/ (made by scripts/gpu/prepare.sh) carried:
 #
 #   bash scripts/gpu/run.sh build          unpack node, build the addon (cuda on), print nvidia-smi and the cuda status
+#   bash scripts/gpu/run.sh checks         build, then the cuda runtime checks and the model goldens on 'cuda'
 #   bash scripts/gpu/run.sh conformance    build, then conformance test / grad / torch goldens on 'cuda'
 #   bash scripts/gpu/run.sh bench          build, then tessera's and PyTorch's benchmarks, then the comparison
-#   bash scripts/gpu/run.sh all            all of it (may not fit one 10-minute call: see the time budget)
+#   bash scripts/gpu/run.sh all            all of it (build checks conformance bench) (may not fit one 10-minute call: see the time budget)
 #
 # Several steps may be named (`run.sh conformance bench`). Results go to $OUT (default .gpu-out/):
-#   run.log  conformance.log  bench.log  tessera.json  tessera-cublas.json  torch.json
+#   run.log  conformance.log (with the checks)  bench.log  tessera.json  tessera-cublas.json  torch.json
 #   <device>-<date>.json (merged, for bench/results/cuda/)  comparison.md          (8 files at most)
 #
 # Knobs (environment):
@@ -149,6 +150,15 @@ build() {
   } | tee -a "$OUT/run.log"
 }
 
+checks() {
+  build || return 1
+  local f="$OUT/conformance.log" rc=0 # one log with conformance: $OUT brings back 8 files at most
+  step "cuda checks $BACKEND" "$f" "$(limit 120 "${CONF_RESERVE_S:-0}")" node "$GPU/cuda-checks.mjs" "$BACKEND" || rc=1
+  step "model goldens $BACKEND" "$f" "$(limit 90 "${CONF_RESERVE_S:-0}")" env \
+    TESSERA_MODEL_FIXTURES="$ROOT/packages/models/test/fixtures/" node "$GPU/model-cases.mjs" "$BACKEND" || rc=1
+  return $rc
+}
+
 conformance() {
   build || return 1
   local runs=${CONF_RUNS:-25} f="$OUT/conformance.log" rc=0
@@ -193,10 +203,10 @@ bench() {
 steps=()
 for w in "$@"; do
   case $w in
-  all) steps+=(build conformance bench) ;;
-  build | conformance | bench) steps+=("$w") ;;
+  all) steps+=(build checks conformance bench) ;;
+  build | checks | conformance | bench) steps+=("$w") ;;
   *)
-    echo "usage: bash scripts/gpu/run.sh {build|conformance|bench|all}..." >&2
+    echo "usage: bash scripts/gpu/run.sh {build|checks|conformance|bench|all}..." >&2
     exit 2
     ;;
   esac
@@ -213,7 +223,7 @@ echo
 echo "== summary ($((SECONDS - START)) s)" | tee -a "$OUT/run.log"
 for l in "${SUMMARY[@]}"; do echo "  $l" | tee -a "$OUT/run.log"; done
 for l in "$OUT"/conformance.log; do
-  [ -f "$l" ] && grep -E "^(conformance:|grad conformance:|torch goldens on)|passed|failed" "$l" | grep -v "^|" | tail -n 12
+  [ -f "$l" ] && grep -E "^(FAIL|cuda checks:|model cases on|conformance:|grad conformance:|torch goldens on)|passed|failed" "$l" | grep -v "^|" | tail -n 16
 done
 if [ -f "$OUT/comparison.md" ]; then
   echo

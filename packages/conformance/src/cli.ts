@@ -391,9 +391,15 @@ export async function main(argv: readonly string[], io: CliIO = defaultIO): Prom
   }
 }
 
+/**
+ * Whether this module is the program node started: the bin (dist/cli.js) or a bundle of the CLI
+ * named conformance*.mjs. Another program that bundles this package inline (import.meta.url is then
+ * that program's file) must not start the CLI, so the file name is checked too.
+ */
 function isEntryPoint(): boolean {
   const script = process.argv[1];
-  if (!script) return false;
+  if (!script || !/(^|[\\/])(cli|tessera-conformance|conformance[\w-]*)(\.[cm]?[jt]s)?$/.test(script))
+    return false;
   try {
     return import.meta.url === pathToFileURL(realpathSync(script)).href;
   } catch {
