@@ -53,6 +53,16 @@ cp "$napi_dir"/*.h "$napi_dir/package.json" "$GPU/node-addon-api/"
 cp -r "$headers_dir/include" "$GPU/node-api-headers/include"
 echo "headers: node-addon-api $(node -p "require('$napi_dir/package.json').version"), node-api-headers $(node -p "require('$headers_dir/package.json').version"), cmake-js $(node -p "require('$cmakejs_dir/package.json').version")"
 
+# 3b. with --with-binary, the addon built here (packages/backend-native/build/Release), xz-compressed:
+#     run.sh uses it instead of compiling on the device (GPU_BUILD=cmake compiles there anyway).
+rm -f "$GPU/tessera_native.node.xz"
+if [ "${1:-}" = "--with-binary" ]; then
+  bin=$ROOT/packages/backend-native/build/Release/tessera_native.node
+  [ -s "$bin" ] || { echo "prepare.sh: $bin is missing (pnpm --filter @tessera/backend-native build:addon)" >&2; exit 1; }
+  xz -T2 -6 -c "$bin" >"$GPU/tessera_native.node.xz"
+  echo "prebuilt addon: $(du -h "$GPU/tessera_native.node.xz" | cut -f1) compressed ($(du -h "$bin" | cut -f1))"
+fi
+
 # 4. what the device call will carry, and the working tree that travels with it.
 echo
 du -sh "$GPU"/* | sed 's|'"$ROOT"'/||'

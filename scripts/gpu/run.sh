@@ -121,6 +121,19 @@ build() {
   [ "$BUILT" = 1 ] && return 0
   setup_node
   find_nvcc
+  # A binary built where Node.js is (`prepare.sh --with-binary`) saves the device the compile.
+  if [ -s "$GPU/tessera_native.node.xz" ] && [ "${GPU_BUILD:-prebuilt}" = prebuilt ]; then
+    xz -dc "$GPU/tessera_native.node.xz" >/tmp/tessera_native.node && export TESSERA_NATIVE_BINARY=/tmp/tessera_native.node
+    log "TESSERA_NATIVE_BINARY=/tmp/tessera_native.node (prebuilt, carried in .gpu/; GPU_BUILD=cmake builds here instead)"
+    BUILT=1
+    {
+      echo "== nvidia-smi"
+      nvidia-smi 2>&1 || echo "nvidia-smi failed"
+      echo "== cuda status (node .gpu/cuda-bench.mjs --status)"
+      node "$GPU/cuda-bench.mjs" --status 2>&1
+    } | tee -a "$OUT/run.log"
+    return 0
+  fi
   local tb=${TBUILD:-/tmp/tbuild}
   local gen=()
   command -v ninja >/dev/null && [ ! -f "$tb/CMakeCache.txt" ] && gen=(-G Ninja)
