@@ -230,8 +230,13 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   } catch (const Error& e) {
     throw_js(env, std::string(ds.device->name()) + ": " + e.what());
   }
-  uint32_t id = ds.next_id++;
-  if (ds.next_id == 0) ds.next_id = 1;
+  // After 2^32 allocations the ids wrap: skip ids still live (a model's parameters keep theirs), or
+  // emplace below would keep the old storage and hand its id out a second time.
+  uint32_t id;
+  do {
+    id = ds.next_id++;
+    if (ds.next_id == 0) ds.next_id = 1;
+  } while (ds.buffers.count(id) != 0);
   ds.bytes += static_cast<int64_t>(buf->bytes);
   adjust_external(env, ds, static_cast<int64_t>(buf->bytes));
   ds.buffers.emplace(id, std::move(buf));
@@ -412,21 +417,31 @@ void decode_views(Napi::Env env, const double* d, size_t len, DeviceState& ds, s
     view.ndim = static_cast<int>(ndim);
     view.offset = offset;
     int64_t n = 1, lo = offset, hi = offset;
+    bool beyond = false;  // some (s - 1) * stride alone exceeds kMaxElements
     for (int64_t i = 0; i < ndim; i++) {
       int64_t s = integer(d[pos + i], "dimension", 0, static_cast<double>(kMaxElements));
       int64_t st = integer(d[pos + ndim + i], "stride", -static_cast<double>(kMaxElements),
                            static_cast<double>(kMaxElements));
       view.shape[i] = s;
       view.strides[i] = st;
+      // Checked before multiplying: n and s are each up to 2^40, and n * s wrapping (to 0, say) would
+      // pass for an empty view.
+      if (s > 0 && n > kMaxElements / s)
+        throw_js(env, "execute: view " + std::to_string(v) + " has too many elements");
       n *= s;
-      if (n > kMaxElements) throw_js(env, "execute: view " + std::to_string(v) + " has too many elements");
-      if (s > 0) {
+      // A term past kMaxElements cannot lie inside a storage; catching it before the product keeps
+      // (s - 1) * st (each up to 2^40) from overflowing int64 and wrapping past the bounds check.
+      if (s > 1 && (st > kMaxElements / (s - 1) || -st > kMaxElements / (s - 1))) {
+        beyond = true;
+      } else if (s > 0) {
         if (st >= 0) hi += (s - 1) * st;
         else lo += (s - 1) * st;
       }
     }
     pos += static_cast<size_t>(2 * ndim);
     view.numel = n;
+    if (n > 0 && beyond)
+      throw_js(env, "execute: view " + std::to_string(v) + " has a stride that addresses past any storage");
     if (n > 0 && (lo < 0 || hi >= buf.numel))
       throw_js(env, "execute: view " + std::to_string(v) + " addresses elements [" + std::to_string(lo) + ", " +
                         std::to_string(hi) + "] outside its storage of " + std::to_string(buf.numel));

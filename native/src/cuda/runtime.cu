@@ -61,11 +61,14 @@ class Allocator {
     }
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, want);
-    if (e != cudaSuccess) {
+    if (e == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // an allocation failure is not sticky; clear it
       release_cached_locked();
       e = cudaMalloc(&p, want);
     }
+    // Any other failure (a sticky error left by an earlier kernel, e.g. cudaErrorIllegalAddress) is
+    // reported as itself, not disguised as "out of memory".
+    if (e != cudaSuccess && e != cudaErrorMemoryAllocation) check(e, "device allocation");
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
       size_t freeb = 0, total = 0;
@@ -92,8 +95,16 @@ class Allocator {
     release_cached_locked();
   }
 
-  size_t cached() const { return cached_; }
-  size_t reserved() const { return reserved_; }
+  // Locked: Node worker_threads share this process-wide device, and memory() may run on one while
+  // another allocates.
+  size_t cached() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+  size_t reserved() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reserved_;
+  }
 
  private:
   void release_cached_locked() {
@@ -107,7 +118,7 @@ class Allocator {
     cached_ = 0;
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::multimap<size_t, void*> free_;
   size_t cached_ = 0, reserved_ = 0, in_use_ = 0;
 };
@@ -164,8 +175,6 @@ class Staging {
     free_.clear();
     cached_ = 0;
   }
-
-  size_t cached() const { return cached_; }
 
  private:
   static constexpr size_t kLimit = size_t{256} << 20;
@@ -228,7 +237,11 @@ class CudaDevice final : public Device {
     bind();
     Staging::Block b = staging_.acquire(bytes);
     std::memcpy(b.p, src, bytes);
-    check(cudaMemcpyAsync(dst, b.p, bytes, cudaMemcpyHostToDevice, stream_), "upload");
+    cudaError_t e = cudaMemcpyAsync(dst, b.p, bytes, cudaMemcpyHostToDevice, stream_);
+    if (e != cudaSuccess) {
+      staging_.give(b);  // nothing was queued: back to the pool rather than leaked
+      check(e, "upload");
+    }
     staging_.retire(b, stream_);
   }
 
@@ -245,24 +258,36 @@ class CudaDevice final : public Device {
 
   class Read final : public PendingRead {
    public:
-    Read(Staging* staging, Staging::Block b, size_t bytes) : staging_(staging), b_(b), bytes_(bytes) {}
+    Read(CudaDevice* device, Staging* staging, Staging::Block b, size_t bytes)
+        : device_(device), staging_(staging), b_(b), bytes_(bytes) {}
     ~Read() override {
-      if (b_.p) staging_->give(b_);
+      if (!b_.p) return;
+      // Dropped before finish() completed (e.g. the ReadWorker's ArrayBuffer allocation threw after
+      // begin_read): the DMA may still be writing into the block, and give() makes it reusable at once.
+      if (!finished_) {
+        (void)cudaEventSynchronize(b_.done);
+        (void)cudaGetLastError();
+      }
+      staging_->give(b_);
     }
     void finish(void* dst) override {
       if (!bytes_) return;
+      device_->bind();  // a libuv worker: use our device, not an implicit device 0 context
       check(cudaEventSynchronize(b_.done), "read");
+      finished_ = true;
       std::memcpy(dst, b_.p, bytes_);
     }
 
    private:
+    CudaDevice* device_;
     Staging* staging_;
     Staging::Block b_;
     size_t bytes_;
+    bool finished_ = false;
   };
 
   std::unique_ptr<PendingRead> begin_read(const void* src, size_t bytes) override {
-    if (!bytes) return std::make_unique<Read>(&staging_, Staging::Block{}, 0);
+    if (!bytes) return std::make_unique<Read>(this, &staging_, Staging::Block{}, 0);
     bind();
     Staging::Block b = staging_.acquire(bytes);
     cudaError_t e = cudaMemcpyAsync(b.p, src, bytes, cudaMemcpyDeviceToHost, stream_);
@@ -271,7 +296,7 @@ class CudaDevice final : public Device {
       staging_.give(b);
       check(e, "read");
     }
-    return std::make_unique<Read>(&staging_, b, bytes);
+    return std::make_unique<Read>(this, &staging_, b, bytes);
   }
 
   void run(const KernelEntry& k, const Call& call) override {
@@ -288,6 +313,7 @@ class CudaDevice final : public Device {
   size_t cached_bytes() const override { return alloc_.cached(); }
   size_t reserved_bytes() const override { return alloc_.reserved(); }
   void empty_cache() override {
+    bind();  // cudaDeviceSynchronize/cudaFree act on the calling thread's current device
     alloc_.release_cached();
     staging_.clear();
   }
@@ -389,6 +415,14 @@ const CudaStatus& cuda_status() {
     if (p.major < 8) {
       r.reason = std::string(p.name) + " has compute capability " + std::to_string(p.major) + "." +
                  std::to_string(p.minor) + "; this build needs 8.0 or newer (it carries " + TESSERA_CUDA_ARCHS + ")";
+      return r;
+    }
+    // The probe loads the image on the calling thread's current device: make that the chosen one
+    // (TESSERA_CUDA_DEVICE), not the default device 0.
+    e = cudaSetDevice(index);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      r.reason = std::string("cudaSetDevice(") + std::to_string(index) + ") failed: " + cudaGetErrorString(e);
       return r;
     }
     cudaFuncAttributes fa{};
