@@ -1,6 +1,6 @@
 // conv2d and convTranspose2d of the cuda device, float32, with PyTorch's geometry and the cpu kernels'
-// checks (kernels/conv.cc). conv2d lowers to im2col + cuda::gemm: per (image, group)
-// out[n, g] [Og, Ho·Wo] = W_g [Og, Cg·kh·kw] · col [Cg·kh·kw, Ho·Wo]; a 1×1, stride-1, unpadded conv
+// checks (kernels/conv_args.h, shared with kernels/conv.cc). conv2d lowers to im2col + cuda::gemm:
+// per (image, group) out[n, g] [Og, Ho·Wo] = W_g [Og, Cg·kh·kw] · col [Cg·kh·kw, Ho·Wo]; a 1×1, stride-1, unpadded conv
 // multiplies the input planes directly, and a depthwise conv (one input and one output channel per
 // group) runs as a direct kernel, since its GEMMs would have a single row. convTranspose2d is the
 // adjoint: col [Og·kh·kw, H·W] = W_gᵀ · x_g by GEMM, then col2im, where each output pixel gathers the
@@ -13,74 +13,18 @@
 
 #include "common.cuh"
 #include "gemm.cuh"
-#include "kernels/spatial.h"
+#include "kernels/conv_args.h"
 
 namespace tessera {
 namespace {
 
-using spatial::dense_f32;
-using spatial::floor_div;
+using conv::Geometry;
 
 constexpr int kThreads = 256;
 /** Column scratch bound: 256 MiB holds ViT-B/16's patch embedding at batch 445 in one chunk. */
 constexpr int64_t kColFloats = (int64_t{256} << 20) / 4;
 /** Batch count per cuda::gemm call, so that no implementation meets the grid's 65535 limit. */
 constexpr int64_t kMaxGemmBatch = 65535;
-
-struct Geometry {
-  int64_t sh, sw, ph, pw, dh, dw, g;
-};
-
-int64_t attr_in(const Call& call, size_t i, int64_t lo, const char* what) {
-  return spatial::attr_in(call, i, lo, spatial::kAttrMax, what);
-}
-
-Geometry geometry(const Call& call) {
-  Geometry a;
-  a.sh = attr_in(call, 0, 1, "strideH");
-  a.sw = attr_in(call, 1, 1, "strideW");
-  a.ph = attr_in(call, 2, 0, "padH");
-  a.pw = attr_in(call, 3, 0, "padW");
-  a.dh = attr_in(call, 4, 1, "dilationH");
-  a.dw = attr_in(call, 5, 1, "dilationW");
-  a.g = attr_in(call, 6, 1, "groups");
-  return a;
-}
-
-/** out must be [N, O, ho, wo] with ho, wo the (non-negative) sizes the geometry implies. */
-void check_out(const Call& call, const View& out, int64_t N, int64_t O, __int128 ho, __int128 wo, const char* msg) {
-  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
-                 out.shape[3] == wo,
-             msg);
-}
-
-/** Optional bias [O], float32, contiguous; null when absent. */
-const float* bias_of(const Call& call, size_t i, int64_t O) {
-  const View& b = call.view(i);
-  if (!b.present()) return nullptr;
-  dense_f32(call, i);
-  call.check(b.ndim == 1 && b.shape[0] == O, "bias must have shape [O] (one per output channel)");
-  return b.ptr<float>();
-}
-
-/** The views and geometry both kernels start from: x, weight, out (4-D float32) and attributes 0-6. */
-struct ConvArgs {
-  const View& x;
-  const View& w;
-  const View& out;
-  Geometry a;
-};
-
-ConvArgs conv_args(const Call& call, size_t nattrs, const char* weight_msg) {
-  call.expect(4, nattrs);
-  const View& x = dense_f32(call, 0);
-  const View& w = dense_f32(call, 1);
-  const View& out = dense_f32(call, 3);
-  call.check(x.ndim == 4, "x must be 4-D [N,C,H,W]");
-  call.check(w.ndim == 4, weight_msg);
-  call.check(out.ndim == 4, "out must be 4-D [N,O,Ho,Wo]");
-  return {x, w, out, geometry(call)};
-}
 
 unsigned grid_for(int64_t n) {
   unsigned blocks = cuda::blocks_for(n, kThreads);
@@ -290,39 +234,29 @@ Chunking chunking(int64_t N, int64_t rows_total, int64_t per_row) {
 }  // namespace
 
 TESSERA_CUDA_KERNEL(conv2d) {
-  const ConvArgs args = conv_args(call, 7, "weight must be 4-D [O,C/groups,kh,kw]");
-  const View& x = args.x;
-  const View& w = args.w;
-  const View& out = args.out;
-  const Geometry& a = args.a;
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t O = w.shape[0], Cg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-  call.check(C % a.g == 0, "groups must divide the input channels");
-  call.check(O % a.g == 0, "groups must divide the output channels");
-  call.check(Cg * a.g == C, "weight's input channels times groups must equal the input's channels");
-  const float* bias = bias_of(call, 2, O);
-  const __int128 ho = floor_div(__int128{H} + 2 * __int128{a.ph} - __int128{a.dh} * (kh - 1) - 1, a.sh) + 1;
-  const __int128 wo = floor_div(__int128{W} + 2 * __int128{a.pw} - __int128{a.dw} * (kw - 1) - 1, a.sw) + 1;
-  check_out(call, out, N, O, ho, wo,
-            "out shape must be [N, O, Ho, Wo] with Ho = floor((H + 2p - d(kh-1) - 1)/s) + 1");
-  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const conv::Conv c = conv::conv2d_args(call);
+  const Geometry& a = c.a;
+  const int64_t N = c.N, C = c.C, H = c.H, W = c.W;
+  const int64_t O = c.O, Cg = c.Cg, kh = c.kh, kw = c.kw;
+  const float* bias = c.bias;
+  const int64_t Ho = c.Ho, Wo = c.Wo;
   const int64_t P = Ho * Wo;
-  float* y = out.ptr<float>();
-  if (out.numel == 0) return;
+  float* y = c.y;
+  if (c.out_numel == 0) return;
   const int64_t g = a.g, Og = O / g, Kc = Cg * kh * kw;
   if (Kc == 0) {
     launch_bias(y, bias, N, O, P, false, call);
     return;
   }
-  const float* xp = x.ptr<float>();
-  const float* wp = w.ptr<float>();
+  const float* xp = c.x;
+  const float* wp = c.w;
   const Shape s{C, H, W, O, kh, kw, Ho, Wo, a};
   const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
 
   if (Cg == 1 && Og == 1 && !direct) {
-    with_index(out.numel, [&](auto tag, unsigned blocks) {
+    with_index(c.out_numel, [&](auto tag, unsigned blocks) {
       using I = decltype(tag);
-      depthwise_kernel<I><<<blocks, kThreads, 0, cuda::stream()>>>(xp, wp, bias, y, static_cast<I>(out.numel), s);
+      depthwise_kernel<I><<<blocks, kThreads, 0, cuda::stream()>>>(xp, wp, bias, y, static_cast<I>(c.out_numel), s);
     });
     TESSERA_CUDA_LAUNCHED(call);
     return;
@@ -376,36 +310,23 @@ TESSERA_CUDA_KERNEL(conv2d) {
 }
 
 TESSERA_CUDA_KERNEL(convTranspose2d) {
-  const ConvArgs args = conv_args(call, 9, "weight must be 4-D [C,O/groups,kh,kw]");
-  const View& x = args.x;
-  const View& w = args.w;
-  const View& out = args.out;
-  const Geometry& a = args.a;
-  const int64_t oph = attr_in(call, 7, 0, "outputPaddingH");
-  const int64_t opw = attr_in(call, 8, 0, "outputPaddingW");
-  call.check((oph < a.sh || oph < a.dh) && (opw < a.sw || opw < a.dw),
-             "outputPadding must be smaller than stride or dilation");
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t Og = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-  call.check(w.shape[0] == C, "weight's first dim must equal the input's channels");
-  call.check(C % a.g == 0, "groups must divide the input channels");
-  const int64_t g = a.g, O = Og * g, Cg = C / g;
-  const float* bias = bias_of(call, 2, O);
-  const __int128 ho = (__int128{H} - 1) * a.sh - 2 * __int128{a.ph} + __int128{a.dh} * (kh - 1) + oph + 1;
-  const __int128 wo = (__int128{W} - 1) * a.sw - 2 * __int128{a.pw} + __int128{a.dw} * (kw - 1) + opw + 1;
-  check_out(call, out, N, O, ho, wo,
-            "out shape must be [N, O, Ho, Wo] with Ho = (H-1)s - 2p + d(kh-1) + outputPadding + 1");
-  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const conv::Conv c = conv::conv_transpose2d_args(call);
+  const Geometry& a = c.a;
+  const int64_t N = c.N, C = c.C, H = c.H, W = c.W;
+  const int64_t Og = c.Og, kh = c.kh, kw = c.kw;
+  const int64_t g = a.g, O = c.O, Cg = c.Cg;
+  const float* bias = c.bias;
+  const int64_t Ho = c.Ho, Wo = c.Wo;
   const int64_t Po = Ho * Wo;
-  float* y = out.ptr<float>();
-  if (out.numel == 0) return;
+  float* y = c.y;
+  if (c.out_numel == 0) return;
   const int64_t R = Og * kh * kw, P = H * W;
   if (Cg == 0 || R == 0 || P == 0) {
     launch_bias(y, bias, N, O, Po, false, call);
     return;
   }
-  const float* xp = x.ptr<float>();
-  const float* wp = w.ptr<float>();
+  const float* xp = c.x;
+  const float* wp = c.w;
   const Shape s{C, H, W, O, kh, kw, Ho, Wo, a};
   // Per image the columns are [g, R, rows·W] = [O·kh·kw, rows·W].
   const int64_t rows_per_image = O * kh * kw;

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "conv_args.h"
 #include "gemm/gemm.h"
-#include "spatial.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -19,46 +19,7 @@ namespace {
  */
 constexpr int64_t kColLimit = int64_t{1} << 22;
 constexpr int64_t kColLimitPerWorker = int64_t{1} << 20;
-using spatial::dense_f32;
-using spatial::floor_div;
-
-struct Geometry {
-  int64_t sh, sw, ph, pw, dh, dw, g;
-};
-
-int64_t attr_in(const Call& call, size_t i, int64_t lo, const char* what) {
-  return spatial::attr_in(call, i, lo, spatial::kAttrMax, what);
-}
-
-Geometry geometry(const Call& call) {
-  Geometry a;
-  a.sh = attr_in(call, 0, 1, "strideH");
-  a.sw = attr_in(call, 1, 1, "strideW");
-  a.ph = attr_in(call, 2, 0, "padH");
-  a.pw = attr_in(call, 3, 0, "padW");
-  a.dh = attr_in(call, 4, 1, "dilationH");
-  a.dw = attr_in(call, 5, 1, "dilationW");
-  a.g = attr_in(call, 6, 1, "groups");
-  return a;
-}
-
-void check_rank4(const Call& call, const View& v, const char* msg) { call.check(v.ndim == 4, msg); }
-
-/** out must be [N, O, ho, wo] with ho, wo the (non-negative) sizes the geometry implies. */
-void check_out(const Call& call, const View& out, int64_t N, int64_t O, __int128 ho, __int128 wo, const char* msg) {
-  call.check(out.shape[0] == N && out.shape[1] == O && ho >= 0 && wo >= 0 && out.shape[2] == ho &&
-                 out.shape[3] == wo,
-             msg);
-}
-
-/** Optional bias [O], float32, contiguous; null when absent. */
-const float* bias_of(const Call& call, size_t i, int64_t O) {
-  const View& b = call.view(i);
-  if (!b.present()) return nullptr;
-  dense_f32(call, i);
-  call.check(b.ndim == 1 && b.shape[0] == O, "bias must have shape [O] (one per output channel)");
-  return b.ptr<float>();
-}
+using conv::Geometry;
 
 /** out[n, o, :] += bias[o] over N*O planes of P elements. */
 void add_bias(float* out, const float* bias, int64_t N, int64_t O, int64_t P) {
@@ -150,25 +111,6 @@ void depthwise_plane(const float* xplane, const float* wk, float* op, const Conv
   }
 }
 
-/** The views and geometry both kernels start from: x, weight, out (4-D float32) and attributes 0-6. */
-struct ConvArgs {
-  const View& x;
-  const View& w;
-  const View& out;
-  Geometry a;
-};
-
-ConvArgs conv_args(const Call& call, size_t nattrs, const char* weight_msg) {
-  call.expect(4, nattrs);
-  const View& x = dense_f32(call, 0);
-  const View& w = dense_f32(call, 1);
-  const View& out = dense_f32(call, 3);
-  check_rank4(call, x, "x must be 4-D [N,C,H,W]");
-  check_rank4(call, w, weight_msg);
-  check_rank4(call, out, "out must be 4-D [N,O,Ho,Wo]");
-  return {x, w, out, geometry(call)};
-}
-
 /** How the N·groups (image, group) pairs of a call are spread over the thread pool. */
 struct PairPlan {
   int64_t items;
@@ -203,33 +145,23 @@ void for_each_pair(const PairPlan& plan, size_t col_size, const Run& run) {
 }
 
 TESSERA_KERNEL(conv2d) {
-  const ConvArgs args = conv_args(call, 7, "weight must be 4-D [O,C/groups,kh,kw]");
-  const View& x = args.x;
-  const View& w = args.w;
-  const View& out = args.out;
-  const Geometry& a = args.a;
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t O = w.shape[0], Cg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-  call.check(C % a.g == 0, "groups must divide the input channels");
-  call.check(O % a.g == 0, "groups must divide the output channels");
-  call.check(Cg * a.g == C, "weight's input channels times groups must equal the input's channels");
-  const float* bias = bias_of(call, 2, O);
-  const __int128 ho = floor_div(__int128{H} + 2 * __int128{a.ph} - __int128{a.dh} * (kh - 1) - 1, a.sh) + 1;
-  const __int128 wo = floor_div(__int128{W} + 2 * __int128{a.pw} - __int128{a.dw} * (kw - 1) - 1, a.sw) + 1;
-  check_out(call, out, N, O, ho, wo,
-            "out shape must be [N, O, Ho, Wo] with Ho = floor((H + 2p - d(kh-1) - 1)/s) + 1");
-  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const conv::Conv c = conv::conv2d_args(call);
+  const Geometry& a = c.a;
+  const int64_t N = c.N, C = c.C, H = c.H, W = c.W;
+  const int64_t O = c.O, Cg = c.Cg, kh = c.kh, kw = c.kw;
+  const float* bias = c.bias;
+  const int64_t Ho = c.Ho, Wo = c.Wo;
   const int64_t P = Ho * Wo;
-  float* y = out.ptr<float>();
-  if (out.numel == 0) return;
+  float* y = c.y;
+  if (c.out_numel == 0) return;
   const int64_t g = a.g, Og = O / g, Kc = Cg * kh * kw;
   if (Kc == 0) {
-    std::fill(y, y + out.numel, 0.0f);
+    std::fill(y, y + c.out_numel, 0.0f);
     add_bias(y, bias, N, O, P);
     return;
   }
-  const float* xp = x.ptr<float>();
-  const float* wp = w.ptr<float>();
+  const float* xp = c.x;
+  const float* wp = c.w;
   const ConvShape s{H, W, Cg, kh, kw, Ho, Wo, a};
   const bool direct = kh == 1 && kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0;
   const PairPlan plan = plan_pairs(N, g);
@@ -319,31 +251,18 @@ void col2im_channels(const float* col, int64_t L, float* ob, int64_t o0, int64_t
 }
 
 TESSERA_KERNEL(convTranspose2d) {
-  const ConvArgs args = conv_args(call, 9, "weight must be 4-D [C,O/groups,kh,kw]");
-  const View& x = args.x;
-  const View& w = args.w;
-  const View& out = args.out;
-  const Geometry& a = args.a;
-  const int64_t oph = attr_in(call, 7, 0, "outputPaddingH");
-  const int64_t opw = attr_in(call, 8, 0, "outputPaddingW");
-  call.check((oph < a.sh || oph < a.dh) && (opw < a.sw || opw < a.dw),
-             "outputPadding must be smaller than stride or dilation");
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  const int64_t Og = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-  call.check(w.shape[0] == C, "weight's first dim must equal the input's channels");
-  call.check(C % a.g == 0, "groups must divide the input channels");
-  const int64_t g = a.g, O = Og * g, Cg = C / g;
-  const float* bias = bias_of(call, 2, O);
-  const __int128 ho = (__int128{H} - 1) * a.sh - 2 * __int128{a.ph} + __int128{a.dh} * (kh - 1) + oph + 1;
-  const __int128 wo = (__int128{W} - 1) * a.sw - 2 * __int128{a.pw} + __int128{a.dw} * (kw - 1) + opw + 1;
-  check_out(call, out, N, O, ho, wo,
-            "out shape must be [N, O, Ho, Wo] with Ho = (H-1)s - 2p + d(kh-1) + outputPadding + 1");
-  const int64_t Ho = out.shape[2], Wo = out.shape[3];
+  const conv::Conv c = conv::conv_transpose2d_args(call);
+  const Geometry& a = c.a;
+  const int64_t N = c.N, C = c.C, H = c.H, W = c.W;
+  const int64_t Og = c.Og, kh = c.kh, kw = c.kw;
+  const int64_t g = a.g, O = c.O, Cg = c.Cg;
+  const float* bias = c.bias;
+  const int64_t Ho = c.Ho, Wo = c.Wo;
   const int64_t Po = Ho * Wo;
-  float* y = out.ptr<float>();
-  if (out.numel == 0) return;
+  float* y = c.y;
+  if (c.out_numel == 0) return;
   {
-    const int64_t total = out.numel;
+    const int64_t total = c.out_numel;
     parallel_for(total, 1 << 16, [&](int64_t b, int64_t e) { std::fill(y + b, y + e, 0.0f); });
   }
   const int64_t R = Og * kh * kw, P = H * W;
@@ -351,8 +270,8 @@ TESSERA_KERNEL(convTranspose2d) {
     add_bias(y, bias, N, O, Po);
     return;
   }
-  const float* xp = x.ptr<float>();
-  const float* wp = w.ptr<float>();
+  const float* xp = c.x;
+  const float* wp = c.w;
   const PairPlan plan = plan_pairs(N, g);
   const int64_t band = std::clamp<int64_t>(plan.col_limit / std::max<int64_t>(R * W, 1), 1, H);
 
