@@ -7,59 +7,21 @@
 #include <cmath>
 
 #include "common.cuh"
-#include "kernels/spatial.h"
+#include "kernels/pool_args.h"
 
 namespace tessera {
 namespace {
 
-using spatial::attr_in;
-using spatial::floor_div;
-using spatial::kAttrMax;
+using pool::PoolGeometry;
 using spatial::Planes;
 using spatial::planes_of;
 
 constexpr int kThreads = 256;
 
-struct PoolGeometry {
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-  bool ceil_mode, count_include_pad;
-};
-
 /** Plane extents the kernels index with. */
 struct Dims {
   int64_t H, W, Ho, Wo;
 };
-
-/** PyTorch's pooling_output_shape for one dim (core's pooledSize, pool.cc's pooled_size). */
-__int128 pooled_size(int64_t size, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
-  const __int128 span = __int128{size} + 2 * __int128{p} - __int128{d} * (k - 1) - 1;
-  __int128 out = floor_div(span + (ceil ? s - 1 : 0), s) + 1;
-  // The last window must start inside the input or the left padding.
-  if (ceil && (out - 1) * s >= __int128{size} + p) out--;
-  return out;
-}
-
-PoolGeometry pool_geometry(const Call& call) {
-  PoolGeometry a;
-  a.kh = attr_in(call, 0, 1, kAttrMax, "kernelH");
-  a.kw = attr_in(call, 1, 1, kAttrMax, "kernelW");
-  a.sh = attr_in(call, 2, 1, kAttrMax, "strideH");
-  a.sw = attr_in(call, 3, 1, kAttrMax, "strideW");
-  a.ph = attr_in(call, 4, 0, kAttrMax, "padH");
-  a.pw = attr_in(call, 5, 0, kAttrMax, "padW");
-  a.dh = attr_in(call, 6, 1, kAttrMax, "dilationH");
-  a.dw = attr_in(call, 7, 1, kAttrMax, "dilationW");
-  a.ceil_mode = attr_in(call, 8, 0, 1, "ceilMode") == 1;
-  a.count_include_pad = attr_in(call, 9, 0, 1, "countIncludePad") == 1;
-  return a;
-}
-
-void check_pooled(const Call& call, const Planes& p, const PoolGeometry& a) {
-  const __int128 ho = pooled_size(p.H, a.kh, a.sh, a.ph, a.dh, a.ceil_mode);
-  const __int128 wo = pooled_size(p.W, a.kw, a.sw, a.pw, a.dw, a.ceil_mode);
-  call.check(ho >= 0 && wo >= 0 && p.Ho == ho && p.Wo == wo,
-             "out's spatial dims must be the pooled sizes the attributes imply");
-}
 
 /**
  * The taps k in [lo, hi) of a window starting at `start` with dilation d whose position start + k*d
@@ -188,10 +150,9 @@ Dims dims_of(const Planes& p) { return {p.H, p.W, p.Ho, p.Wo}; }
 }  // namespace
 
 TESSERA_CUDA_KERNEL(maxPool2d) {
-  call.expect(2, 10);
-  const Planes p = planes_of(call);
-  const PoolGeometry a = pool_geometry(call);
-  check_pooled(call, p, a);
+  const pool::Pool args = pool::max_pool_args(call);
+  const Planes& p = args.p;
+  const PoolGeometry& a = args.a;
   const int64_t n = p.planes * p.Ho * p.Wo;
   if (n == 0) return;
   with_index(n, [&](auto tag) {
@@ -202,12 +163,9 @@ TESSERA_CUDA_KERNEL(maxPool2d) {
 }
 
 TESSERA_CUDA_KERNEL(avgPool2d) {
-  call.expect(2, 10);
-  const Planes p = planes_of(call);
-  const PoolGeometry a = pool_geometry(call);
-  // Core's avgPool2d has no dilation; backend-js ignores it, so a dilated call is malformed.
-  call.check(a.dh == 1 && a.dw == 1, "dilation must be 1");
-  check_pooled(call, p, a);
+  const pool::Pool args = pool::avg_pool_args(call);
+  const Planes& p = args.p;
+  const PoolGeometry& a = args.a;
   const int64_t n = p.planes * p.Ho * p.Wo;
   if (n == 0) return;
   with_index(n, [&](auto tag) {
