@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "common.cuh"
-#include "kernels/spatial.h"
+#include "kernels/interpolate_args.h"
 
 namespace tessera {
 namespace {
@@ -95,23 +95,16 @@ unsigned grid_for(int64_t n) {
 }  // namespace
 
 TESSERA_CUDA_KERNEL(interpolate) {
-  call.expect(2, 4);
-  const spatial::Planes p = spatial::planes_of(call);
-  const int64_t mode = call.iattr(0);
-  const int64_t align = call.iattr(1);
-  call.check(mode == 0 || mode == 1, "mode must be 0 (nearest) or 1 (bilinear)");
-  call.check(align == 0 || align == 1, "alignCorners must be 0 or 1");
-  const double scale_h = call.attr(2), scale_w = call.attr(3);
-  call.check(std::isfinite(scale_h) && std::isfinite(scale_w) && scale_h > 0 && scale_w > 0,
-             "scales must be positive and finite");
+  const interp::Interp args = interp::interpolate_args(call);
+  if (args.empty) return;
+  const spatial::Planes& p = args.p;
   const int64_t n = p.planes * p.Ho * p.Wo;
-  if (n == 0) return;
-  call.check(p.H >= 1 && p.W >= 1, "input spatial dims must be positive for a non-empty output");
+  const double scale_h = args.scale_h, scale_w = args.scale_w;
   const Dims s{p.H, p.W, p.Ho, p.Wo};
   const unsigned blocks = grid_for(n);
   const bool narrow = n + int64_t{blocks} * kThreads < INT32_MAX;
   cudaStream_t st = cuda::stream();
-  if (mode == 0) {
+  if (!args.bilinear) {
     // nearestSourceIndices rounds the scale to float32 first (Math.fround).
     const float sh = static_cast<float>(scale_h), sw = static_cast<float>(scale_w);
     if (narrow)
@@ -119,10 +112,10 @@ TESSERA_CUDA_KERNEL(interpolate) {
     else
       nearest_kernel<int64_t><<<blocks, kThreads, 0, st>>>(p.x, p.out, n, s, sh, sw);
   } else {
-    const bool ac = align == 1;
+    const bool ac = args.align_corners;
     // With alignCorners the scale attributes are unused: (in-1)/(out-1), or 0 for a single output.
-    const double sh = ac ? (p.Ho > 1 ? static_cast<double>(p.H - 1) / static_cast<double>(p.Ho - 1) : 0.0) : scale_h;
-    const double sw = ac ? (p.Wo > 1 ? static_cast<double>(p.W - 1) / static_cast<double>(p.Wo - 1) : 0.0) : scale_w;
+    const double sh = ac ? interp::align_corners_scale(p.H, p.Ho) : scale_h;
+    const double sw = ac ? interp::align_corners_scale(p.W, p.Wo) : scale_w;
     if (narrow)
       bilinear_kernel<int32_t><<<blocks, kThreads, 0, st>>>(p.x, p.out, static_cast<int32_t>(n), s, sh, sw, ac);
     else

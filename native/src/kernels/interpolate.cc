@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "spatial.h"
+#include "interpolate_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -42,9 +42,7 @@ Taps bilinear_taps(int64_t in, int64_t out, double scale, bool align_corners) {
   t.hi.resize(out);
   t.w0.assign(out, 0.0);
   t.w1.assign(out, 0.0);
-  const double s = align_corners
-                       ? (out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0)
-                       : scale;
+  const double s = align_corners ? interp::align_corners_scale(in, out) : scale;
   for (int64_t d = 0; d < out; d++) {
     if (out == in) {
       t.lo[d] = t.hi[d] = d;
@@ -65,23 +63,16 @@ Taps bilinear_taps(int64_t in, int64_t out, double scale, bool align_corners) {
 }
 
 TESSERA_KERNEL(interpolate) {
-  call.expect(2, 4);
-  const spatial::Planes p = spatial::planes_of(call);
-  const int64_t mode = call.iattr(0);
-  const int64_t align = call.iattr(1);
-  call.check(mode == 0 || mode == 1, "mode must be 0 (nearest) or 1 (bilinear)");
-  call.check(align == 0 || align == 1, "alignCorners must be 0 or 1");
-  const double scale_h = call.attr(2), scale_w = call.attr(3);
-  call.check(std::isfinite(scale_h) && std::isfinite(scale_w) && scale_h > 0 && scale_w > 0,
-             "scales must be positive and finite");
+  const interp::Interp args = interp::interpolate_args(call);
+  if (args.empty) return;
+  const spatial::Planes& p = args.p;
   const int64_t planes = p.planes;
   const int64_t H = p.H, W = p.W, Ho = p.Ho, Wo = p.Wo;
-  if (planes * Ho * Wo == 0) return;
-  call.check(H >= 1 && W >= 1, "input spatial dims must be positive for a non-empty output");
+  const double scale_h = args.scale_h, scale_w = args.scale_w;
   const float* xp = p.x;
   float* yp = p.out;
   const int64_t grain = std::max<int64_t>(1, 32768 / (Ho * Wo));
-  if (mode == 0) {
+  if (!args.bilinear) {
     const std::vector<int64_t> ys = nearest_source_indices(H, Ho, scale_h);
     const std::vector<int64_t> xs = nearest_source_indices(W, Wo, scale_w);
     parallel_for(planes, grain, [&](int64_t b, int64_t e) {
@@ -96,8 +87,8 @@ TESSERA_KERNEL(interpolate) {
     });
     return;
   }
-  const Taps ay = bilinear_taps(H, Ho, scale_h, align == 1);
-  const Taps ax = bilinear_taps(W, Wo, scale_w, align == 1);
+  const Taps ay = bilinear_taps(H, Ho, scale_h, args.align_corners);
+  const Taps ax = bilinear_taps(W, Wo, scale_w, args.align_corners);
   // Each output row blends two source rows already blended along W (the reference's w0*x[c0] + w1*x[c1],
   // in double); those horizontal blends are cached, since neighbouring output rows share source rows.
   parallel_for(planes, grain, [&](int64_t b, int64_t e) {
