@@ -10,6 +10,7 @@
 
 #include "common.cuh"
 #include "gemm.cuh"
+#include "kernels/matmul_plan.h"
 
 namespace tessera {
 namespace {
@@ -44,37 +45,15 @@ __global__ void matmul_i32_kernel(const int32_t* A, const int32_t* B, int32_t* C
 template <typename F>
 void for_each_run(const Call& call, const View& a, const View& b, const View& out, bool ta, bool tb, int64_t& M,
                   int64_t& N, int64_t& K, F&& launch) {
-  call.check(a.ndim >= 2 && b.ndim >= 2, "matmul: a and b need at least 2 dims");
-  const int ra = a.ndim, rb = b.ndim, ro = out.ndim;
-  M = ta ? a.shape[ra - 1] : a.shape[ra - 2];
-  const int64_t ka = ta ? a.shape[ra - 2] : a.shape[ra - 1];
-  const int64_t kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
-  N = tb ? b.shape[rb - 2] : b.shape[rb - 1];
-  call.check(ka == kb, "matmul: the inner dimensions of a and b differ");
-  K = ka;
-  const int bra = ra - 2, brb = rb - 2;
-  const int br = bra > brb ? bra : brb;
-  call.check(ro == br + 2, "matmul: out's rank must be the broadcast batch rank + 2");
-  call.check(out.shape[ro - 2] == M && out.shape[ro - 1] == N, "matmul: out's last two dims must be [M, N]");
-  // Broadcast batch dims, right-aligned, with each operand's element stride along them (0 = broadcast).
-  int64_t bshape[kMaxDims] = {}, sa[kMaxDims] = {}, sb[kMaxDims] = {};
-  int64_t stride_a = M * K, stride_b = K * N;
-  for (int d = br - 1; d >= 0; d--) {
-    const int da = d - (br - bra), db = d - (br - brb);
-    const int64_t na = da >= 0 ? a.shape[da] : 1;
-    const int64_t nb = db >= 0 ? b.shape[db] : 1;
-    call.check(na == nb || na == 1 || nb == 1, "matmul: batch dims of a and b do not broadcast");
-    const int64_t n = na == 1 ? nb : na;
-    call.check(out.shape[d] == n, "matmul: out's batch dims must be the broadcast of a's and b's");
-    bshape[d] = n;
-    sa[d] = na == 1 ? 0 : stride_a;
-    sb[d] = nb == 1 ? 0 : stride_b;
-    stride_a *= na;
-    stride_b *= nb;
-  }
-  int64_t total = 1;
-  for (int d = 0; d < br; d++) total *= bshape[d];
-  if (total == 0 || M == 0 || N == 0) return;
+  const mm::BatchShape bs = mm::batch_shape(call, a, b, out, ta, tb);
+  M = bs.M;
+  N = bs.N;
+  K = bs.K;
+  const int br = bs.br;
+  const int64_t* bshape = bs.bshape;
+  const int64_t* sa = bs.sa;
+  const int64_t* sb = bs.sb;
+  if (bs.total == 0 || M == 0 || N == 0) return;
 
   // The inner run: dims [split, br) (size-1 dims skipped) whose strides continue the run's own.
   int64_t inner = 1, inA = 0, inB = 0;
@@ -98,20 +77,9 @@ void for_each_run(const Call& call, const View& a, const View& b, const View& ou
     split = d;
   }
   // The outer dims [0, split), odometer order; out is contiguous, so run r starts at r·inner·M·N.
-  const int64_t outer = total / inner;
-  int64_t idx[kMaxDims] = {};
-  int64_t oa = 0, ob = 0;
-  for (int64_t r = 0; r < outer; r++) {
+  mm::for_each_batch(bs, split, [&](int64_t r, int64_t oa, int64_t ob) {
     launch(Run{oa, ob, r * inner * M * N, inner, inA, inB});
-    for (int d = split - 1; d >= 0; d--) {
-      oa += sa[d];
-      ob += sb[d];
-      if (++idx[d] < bshape[d]) break;
-      oa -= sa[d] * bshape[d];
-      ob -= sb[d] * bshape[d];
-      idx[d] = 0;
-    }
-  }
+  });
 }
 
 }  // namespace

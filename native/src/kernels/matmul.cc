@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gemm/gemm.h"
+#include "matmul_plan.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -19,55 +20,19 @@ struct MatmulPlan {
 };
 
 MatmulPlan plan_matmul(const Call& call, const View& a, const View& b, const View& out, bool ta, bool tb) {
-  call.check(a.ndim >= 2 && b.ndim >= 2, "matmul: a and b need at least 2 dims");
-  const int ra = a.ndim, rb = b.ndim, ro = out.ndim;
+  const mm::BatchShape bs = mm::batch_shape(call, a, b, out, ta, tb);
   MatmulPlan p;
-  p.M = ta ? a.shape[ra - 1] : a.shape[ra - 2];
-  const int64_t ka = ta ? a.shape[ra - 2] : a.shape[ra - 1];
-  const int64_t kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
-  p.N = tb ? b.shape[rb - 2] : b.shape[rb - 1];
-  call.check(ka == kb, "matmul: the inner dimensions of a and b differ");
-  p.K = ka;
-  const int bra = ra - 2, brb = rb - 2;
-  const int br = bra > brb ? bra : brb;
-  call.check(ro == br + 2, "matmul: out's rank must be the broadcast batch rank + 2");
-  call.check(out.shape[ro - 2] == p.M && out.shape[ro - 1] == p.N, "matmul: out's last two dims must be [M, N]");
-  // Broadcast batch dims, right-aligned; contiguous strides of each operand's batch dims.
-  int64_t bshape[kMaxDims] = {}, sa[kMaxDims] = {}, sb[kMaxDims] = {};
-  int64_t stride_a = p.M * p.K, stride_b = p.K * p.N;
-  for (int d = br - 1; d >= 0; d--) {
-    const int da = d - (br - bra), db = d - (br - brb);
-    const int64_t na = da >= 0 ? a.shape[da] : 1;
-    const int64_t nb = db >= 0 ? b.shape[db] : 1;
-    call.check(na == nb || na == 1 || nb == 1, "matmul: batch dims of a and b do not broadcast");
-    const int64_t n = na == 1 ? nb : na;
-    call.check(out.shape[d] == n, "matmul: out's batch dims must be the broadcast of a's and b's");
-    bshape[d] = n;
-    sa[d] = na == 1 ? 0 : stride_a;
-    sb[d] = nb == 1 ? 0 : stride_b;
-    stride_a *= na;
-    stride_b *= nb;
-  }
-  int64_t total = 1;
-  for (int d = 0; d < br; d++) total *= bshape[d];
-  p.batch = total;
-  if (total == 0 || p.M == 0 || p.N == 0) return p;
-  p.a_off.resize(static_cast<size_t>(total));
-  p.b_off.resize(static_cast<size_t>(total));
-  int64_t idx[kMaxDims] = {};
-  int64_t oa = 0, ob = 0;
-  for (int64_t i = 0; i < total; i++) {
+  p.M = bs.M;
+  p.N = bs.N;
+  p.K = bs.K;
+  p.batch = bs.total;
+  if (bs.total == 0 || p.M == 0 || p.N == 0) return p;
+  p.a_off.resize(static_cast<size_t>(bs.total));
+  p.b_off.resize(static_cast<size_t>(bs.total));
+  mm::for_each_batch(bs, bs.br, [&](int64_t i, int64_t oa, int64_t ob) {
     p.a_off[static_cast<size_t>(i)] = oa;
     p.b_off[static_cast<size_t>(i)] = ob;
-    for (int d = br - 1; d >= 0; d--) {
-      oa += sa[d];
-      ob += sb[d];
-      if (++idx[d] < bshape[d]) break;
-      oa -= sa[d] * bshape[d];
-      ob -= sb[d] * bshape[d];
-      idx[d] = 0;
-    }
-  }
+  });
   return p;
 }
 
