@@ -32,6 +32,7 @@
 
 #include "common.cuh"
 #include "gemm.cuh"
+#include "kernels/attention_args.h"
 
 namespace tessera {
 namespace {
@@ -744,17 +745,13 @@ struct Problem {
   const void* mask;  // null when absent
 };
 
-void check_shape(const Call& call, const View& v, int64_t a, int64_t b, int64_t c, const char* msg) {
-  call.check(v.ndim == 3 && v.shape[0] == a && v.shape[1] == b && v.shape[2] == c, msg);
-}
-
 /** Element 0 of a view (its offset is in elements of its dtype). */
 void* base(const View& v) { return static_cast<char*>(v.data) + v.offset * static_cast<int64_t>(dtype_size(v.dtype)); }
 
 /** View i, contiguous, of dtype d and shape [a, b, c]. */
 void* shaped(const Call& call, size_t i, DType d, int64_t a, int64_t b, int64_t c, const char* msg) {
   const View& v = call.contiguous(i, d);
-  check_shape(call, v, a, b, c, msg);
+  attn::check_shape(call, v, a, b, c, msg);
   return base(v);
 }
 
@@ -776,16 +773,14 @@ Problem problem(const Call& call) {
   call.check(k.dtype == dt && v.dtype == dt, "k and v must have q's dtype");
   call.contiguous(1, dt);
   call.contiguous(2, dt);
-  call.check(qv.ndim == 3 && k.ndim == 3 && v.ndim == 3, "q, k and v must be 3-d [B, S, D]");
+  const attn::Dims d = attn::qkv_dims(call, qv, k, v);
   Problem p{};
   p.dtype = dt;
-  p.B = qv.shape[0];
-  p.Sq = qv.shape[1];
-  p.D = qv.shape[2];
-  p.Sk = k.shape[1];
-  p.Dv = v.shape[2];
-  check_shape(call, k, p.B, p.Sk, p.D, "k must be [B, Sk, D] with q's B and D");
-  check_shape(call, v, p.B, p.Sk, p.Dv, "v must be [B, Sk, Dv] with k's B and Sk");
+  p.B = d.B;
+  p.Sq = d.Sq;
+  p.Sk = d.Sk;
+  p.D = d.D;
+  p.Dv = d.Dv;
   call.check(p.D < (int64_t{1} << 30) && p.Dv < (int64_t{1} << 30), "head dims too large");
   p.q = base(qv);
   p.k = base(k);
@@ -794,12 +789,9 @@ Problem problem(const Call& call) {
     call.check(call.view(3).dtype == dt, "mask must have q's dtype (the additive float mask core builds)");
     p.mask = shaped(call, 3, dt, p.B, p.Sq, p.Sk, "mask must be [B, Sq, Sk]");
   }
-  const double scale = call.attr(0);
-  call.check(std::isfinite(scale), "scale must be finite");
-  p.scale = static_cast<float>(scale);
-  const int64_t causal = call.iattr(1);
-  call.check(causal == 0 || causal == 1, "causal must be 0 or 1");
-  p.causal = causal == 1;
+  const attn::Attrs at = attn::attrs_of(call);
+  p.scale = at.scale;
+  p.causal = at.causal;
   return p;
 }
 

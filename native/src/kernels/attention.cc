@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -352,14 +353,10 @@ void backward_one_tile(const Problem& p, const float* dout, float* dq, float* dk
 
 // ---- validation ----
 
-void check_shape(const Call& call, const View& v, int64_t a, int64_t b, int64_t c, const char* msg) {
-  call.check(v.ndim == 3 && v.shape[0] == a && v.shape[1] == b && v.shape[2] == c, msg);
-}
-
 /** View i, contiguous float32 of shape [a, b, c]. */
 const View& shaped_f32(const Call& call, size_t i, int64_t a, int64_t b, int64_t c, const char* msg) {
   const View& v = call.contiguous(i, DType::F32);
-  check_shape(call, v, a, b, c, msg);
+  attn::check_shape(call, v, a, b, c, msg);
   return v;
 }
 
@@ -373,25 +370,20 @@ Problem problem(const Call& call) {
   const View& q = call.contiguous(0, DType::F32);
   const View& k = call.contiguous(1, DType::F32);
   const View& v = call.contiguous(2, DType::F32);
-  call.check(q.ndim == 3 && k.ndim == 3 && v.ndim == 3, "q, k and v must be 3-d [B, S, D]");
+  const attn::Dims d = attn::qkv_dims(call, q, k, v);
   Problem p{};
-  p.B = q.shape[0];
-  p.Sq = q.shape[1];
-  p.D = q.shape[2];
-  p.Sk = k.shape[1];
-  p.Dv = v.shape[2];
-  check_shape(call, k, p.B, p.Sk, p.D, "k must be [B, Sk, D] with q's B and D");
-  check_shape(call, v, p.B, p.Sk, p.Dv, "v must be [B, Sk, Dv] with k's B and Sk");
+  p.B = d.B;
+  p.Sq = d.Sq;
+  p.Sk = d.Sk;
+  p.D = d.D;
+  p.Dv = d.Dv;
   p.q = q.ptr<float>();
   p.k = k.ptr<float>();
   p.v = v.ptr<float>();
   p.mask = optional_f32(call, 3, p.B, p.Sq, p.Sk, "mask must be [B, Sq, Sk]");
-  const double scale = call.attr(0);
-  call.check(std::isfinite(scale), "scale must be finite");
-  p.scale = static_cast<float>(scale);
-  const int64_t causal = call.iattr(1);
-  call.check(causal == 0 || causal == 1, "causal must be 0 or 1");
-  p.causal = causal == 1;
+  const attn::Attrs at = attn::attrs_of(call);
+  p.scale = at.scale;
+  p.causal = at.causal;
   return p;
 }
 
