@@ -9,27 +9,14 @@
 // reads 32 neighbouring columns, so every pass is coalesced.
 #include <string>
 
+#include "kernels/softmax_args.h"
 #include "rowops.cuh"
 
 namespace tessera {
 namespace {
 
-struct Split {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-
-Split split_around(const Call& call, const View& v, int64_t dim) {
-  Split s;
-  if (v.ndim == 0) {
-    call.check(dim == 0 || dim == -1, "dim out of range");
-    return s;
-  }
-  call.check(dim >= 0 && dim < v.ndim, "dim out of range");
-  for (int i = 0; i < dim; i++) s.outer *= v.shape[i];
-  s.len = v.shape[dim];
-  for (int i = static_cast<int>(dim) + 1; i < v.ndim; i++) s.inner *= v.shape[i];
-  return s;
-}
+using softmax_args::Split;
+using softmax_args::split_around;
 
 /** View i, contiguous, of dtype d (empty views are never touched and pass unchecked). */
 const View& dense_view(const Call& call, size_t i, DType d, const char* absent) {

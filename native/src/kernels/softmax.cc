@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/row_math.h"
+#include "kernels/softmax_args.h"
 #include "kernels/row_views.h"
 #include "tessera.h"
 
@@ -33,22 +34,8 @@ namespace {
 constexpr int64_t kGrain = 1 << 14;  // elements per task, at least
 constexpr int64_t kTile = rowimpl::kSoftmaxTile;
 
-struct Split {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-
-Split split_around(const Call& call, const View& v, int64_t dim) {
-  Split s;
-  if (v.ndim == 0) {
-    call.check(dim == 0 || dim == -1, "dim out of range");
-    return s;
-  }
-  call.check(dim >= 0 && dim < v.ndim, "dim out of range");
-  for (int i = 0; i < dim; i++) s.outer *= v.shape[i];
-  s.len = v.shape[dim];
-  for (int i = static_cast<int>(dim) + 1; i < v.ndim; i++) s.inner *= v.shape[i];
-  return s;
-}
+using softmax_args::Split;
+using softmax_args::split_around;
 
 void softmax_row(const RowOps& ops, const float* x, float* out, int64_t n, bool log) {
   const float m = ops.max(x, n);
