@@ -14,6 +14,7 @@
 
 #include <string>
 
+#include "kernels/layernorm_args.h"
 #include "rowops.cuh"
 
 namespace tessera {
@@ -177,20 +178,8 @@ __global__ void layernorm_param_finish_kernel(const float* __restrict__ pw, cons
   }
 }
 
-struct Shape {
-  int64_t rows, size;
-};
-
-Shape row_shape(const Call& call, const View& x) {
-  const int64_t size = call.iattr(0);
-  call.check(size >= 0, "normalizedSize must be non-negative");
-  if (size == 0) {
-    call.check(x.numel == 0, "normalizedSize 0 needs an empty x");
-    return {0, 0};
-  }
-  call.check(x.numel % size == 0, "x's size must be a multiple of normalizedSize");
-  return {x.numel / size, size};
-}
+using layernorm_args::Shape;
+using layernorm_args::row_shape;
 
 bool is_float_dtype(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
 

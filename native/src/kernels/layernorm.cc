@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/layernorm_args.h"
 #include "kernels/row_math.h"
 #include "kernels/row_views.h"
 #include "tessera.h"
@@ -45,20 +46,8 @@ Stats row_stats(const RowOps& ops, const float* x, int64_t n, double eps) {
   return st;
 }
 
-struct Shape {
-  int64_t rows, size;
-};
-
-Shape row_shape(const Call& call, const View& x) {
-  const int64_t size = call.iattr(0);
-  call.check(size >= 0, "normalizedSize must be non-negative");
-  if (size == 0) {
-    call.check(x.numel == 0, "normalizedSize 0 needs an empty x");
-    return {0, 0};
-  }
-  call.check(x.numel % size == 0, "x's size must be a multiple of normalizedSize");
-  return {x.numel / size, size};
-}
+using layernorm_args::Shape;
+using layernorm_args::row_shape;
 
 }  // namespace
 }  // namespace tessera
