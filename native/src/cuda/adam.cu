@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "common.cuh"
+#include "kernels/adam_args.h"
 
 namespace tessera {
 namespace {
@@ -93,32 +94,20 @@ void launch(const Call& call, float* p, const float* g, float* m, float* v, int6
 }  // namespace
 
 TESSERA_CUDA_KERNEL(adamUpdate) {
-  call.expect(4, 7);
-  const View* v4[4];
-  for (size_t i = 0; i < 4; i++) {
-    const View& x = call.view(i);
-    v4[i] = &x;
-    if (x.numel == 0) continue;
-    call.check(x.present(), "param, grad, m and v are required");
-    call.check(x.dtype == DType::F32, "param, grad, m and v must be float32");
-    call.check(x.contiguous(), "param, grad, m and v must be contiguous");
-  }
-  const int64_t n = v4[0]->numel;
-  for (int i = 1; i < 4; i++) call.check(v4[i]->numel == n, "param, grad, m and v must have one size");
-  const double lr = call.attr(0);
-  const double beta1 = call.attr(1), beta2 = call.attr(2), eps = call.attr(3), wd = call.attr(4);
-  const bool decoupled = call.attr(5) != 0;
-  const double step = call.attr(6);
+  const adam_args::Args a = adam_args::read(call);
+  const View* const* v4 = a.views;
+  const int64_t n = a.n;
+  const bool decoupled = a.decoupled;
   AdamConsts c;
-  c.beta1 = static_cast<float>(beta1);
-  c.beta2 = static_cast<float>(beta2);
-  c.one_minus_beta1 = static_cast<float>(1 - beta1);
-  c.one_minus_beta2 = static_cast<float>(1 - beta2);
-  c.eps = static_cast<float>(eps);
-  c.step_size = static_cast<float>(lr / (1 - std::pow(beta1, step)));
-  c.bc2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(beta2, step)));
-  c.decay = static_cast<float>(decoupled ? 1 - lr * wd : 1.0);
-  c.l2 = static_cast<float>(decoupled ? 0.0 : wd);
+  c.beta1 = static_cast<float>(a.beta1);
+  c.beta2 = static_cast<float>(a.beta2);
+  c.one_minus_beta1 = static_cast<float>(1 - a.beta1);
+  c.one_minus_beta2 = static_cast<float>(1 - a.beta2);
+  c.eps = static_cast<float>(a.eps);
+  c.step_size = static_cast<float>(a.step_size);
+  c.bc2_sqrt = static_cast<float>(a.bc2_sqrt);
+  c.decay = static_cast<float>(a.decay);
+  c.l2 = static_cast<float>(a.l2);
   if (n == 0) return;
   float* p = v4[0]->ptr<float>();
   const float* g = v4[1]->ptr<float>();

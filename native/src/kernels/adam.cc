@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/adam_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -39,30 +40,18 @@ void adam_range(float* p, const float* g, float* m, float* v, int64_t n, const A
 
 TESSERA_KERNEL(adamUpdate) {
   using namespace tessera;
-  call.expect(4, 7);
-  const View* v4[4];
-  for (size_t i = 0; i < 4; i++) {
-    const View& x = call.view(i);
-    v4[i] = &x;
-    if (x.numel == 0) continue;
-    call.check(x.present(), "param, grad, m and v are required");
-    call.check(x.dtype == DType::F32, "param, grad, m and v must be float32");
-    call.check(x.contiguous(), "param, grad, m and v must be contiguous");
-  }
-  const int64_t n = v4[0]->numel;
-  for (int i = 1; i < 4; i++) call.check(v4[i]->numel == n, "param, grad, m and v must have one size");
+  const adam_args::Args a = adam_args::read(call);
+  const View* const* v4 = a.views;
+  const int64_t n = a.n;
   AdamConsts c;
-  const double lr = call.attr(0);
-  c.beta1 = call.attr(1);
-  c.beta2 = call.attr(2);
-  c.eps = call.attr(3);
-  const double wd = call.attr(4);
-  c.decoupled = call.attr(5) != 0;
-  const double step = call.attr(6);
-  c.step_size = lr / (1 - std::pow(c.beta1, step));
-  c.bc2_sqrt = std::sqrt(1 - std::pow(c.beta2, step));
-  c.decay = c.decoupled ? 1 - lr * wd : 1;
-  c.l2 = c.decoupled ? 0 : wd;
+  c.beta1 = a.beta1;
+  c.beta2 = a.beta2;
+  c.eps = a.eps;
+  c.decoupled = a.decoupled;
+  c.step_size = a.step_size;
+  c.bc2_sqrt = a.bc2_sqrt;
+  c.decay = a.decay;
+  c.l2 = a.l2;
   if (n == 0) return;
   float* p = v4[0]->ptr<float>();
   const float* g = v4[1]->ptr<float>();
