@@ -11,6 +11,7 @@
 // The targets live on the device and a kernel may not wait for them, so a target out of range (other
 // than ignoreIndex) cannot be reported as an error here: its row's loss and weight are NaN, which the
 // mean and sum carry into the result, and nothing outside the row is read.
+#include "kernels/cross_entropy_args.h"
 #include "rowops.cuh"
 
 namespace tessera {
@@ -84,34 +85,16 @@ __global__ void cross_entropy_finish_kernel(const float* __restrict__ loss, cons
 }  // namespace
 
 TESSERA_CUDA_KERNEL(crossEntropy) {
-  call.expect(4, 3);
-  const View& logits = call.view(0);
-  const View& target = call.view(1);
-  const View& weight = call.view(2);
-  const View& out = call.view(3);
-  call.check(logits.ndim == 2, "logits must be [N, C]");
-  const int64_t N = logits.shape[0], C = logits.shape[1];
-  call.check(logits.numel == 0 || (logits.present() && logits.dtype == DType::F32 && logits.contiguous()),
-             "logits must be contiguous float32");
-  call.check(target.ndim == 1 && target.shape[0] == N, "target must be [N]");
-  call.check(target.dtype == DType::I32, "target must be int32");
-  call.check(N == 0 || (target.present() && target.contiguous()), "target must be contiguous");
-  const bool has_w = weight.present();
-  if (has_w) {
-    call.check(weight.dtype == DType::F32 && weight.contiguous(), "weight must be contiguous float32");
-    call.check(weight.numel == C, "weight must have C elements");
-  }
-  const double ignore = call.attr(0);
-  const double eps = call.attr(1);
-  const int64_t reduction = call.iattr(2);
-  call.check(reduction >= 0 && reduction <= 2, "reduction must be 0, 1 or 2");
-  if (reduction == 0) {
-    call.check(out.ndim == 1 && out.shape[0] == N, "out must be [N] for reduction 'none'");
-  } else {
-    call.check(out.numel == 1, "out must have one element for reduction 'mean' or 'sum'");
-  }
-  call.check(out.numel == 0 || (out.present() && out.dtype == DType::F32 && out.contiguous()),
-             "out must be contiguous float32");
+  const cross_entropy_args::Args a = cross_entropy_args::read(call);
+  const View& logits = *a.logits;
+  const View& target = *a.target;
+  const View& weight = *a.weight;
+  const View& out = *a.out;
+  const int64_t N = a.N, C = a.C;
+  const bool has_w = a.has_w;
+  const double ignore = a.ignore;
+  const double eps = a.eps;
+  const int64_t reduction = a.reduction;
   if (out.numel == 0) return;
 
   // C == 0 leaves no valid target (every row is ignored or NaN) and the logits are never read.

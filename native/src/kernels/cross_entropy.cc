@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cross_entropy_args.h"
 #include "kernels/row_math.h"
 #include "tessera.h"
 
@@ -50,34 +51,16 @@ void row_weighted(const float* x, const float* w, int64_t n, double& sx, double&
 
 TESSERA_KERNEL(crossEntropy) {
   using namespace tessera;
-  call.expect(4, 3);
-  const View& logits = call.view(0);
-  const View& target = call.view(1);
-  const View& weight = call.view(2);
-  const View& out = call.view(3);
-  call.check(logits.ndim == 2, "logits must be [N, C]");
-  const int64_t N = logits.shape[0], C = logits.shape[1];
-  call.check(logits.numel == 0 || (logits.present() && logits.dtype == DType::F32 && logits.contiguous()),
-             "logits must be contiguous float32");
-  call.check(target.ndim == 1 && target.shape[0] == N, "target must be [N]");
-  call.check(target.dtype == DType::I32, "target must be int32");
-  call.check(N == 0 || (target.present() && target.contiguous()), "target must be contiguous");
-  const bool has_w = weight.present();
-  if (has_w) {
-    call.check(weight.dtype == DType::F32 && weight.contiguous(), "weight must be contiguous float32");
-    call.check(weight.numel == C, "weight must have C elements");
-  }
-  const double ignore = call.attr(0);
-  const double eps = call.attr(1);
-  const int64_t reduction = call.iattr(2);
-  call.check(reduction >= 0 && reduction <= 2, "reduction must be 0, 1 or 2");
-  if (reduction == 0) {
-    call.check(out.ndim == 1 && out.shape[0] == N, "out must be [N] for reduction 'none'");
-  } else {
-    call.check(out.numel == 1, "out must have one element for reduction 'mean' or 'sum'");
-  }
-  call.check(out.numel == 0 || (out.present() && out.dtype == DType::F32 && out.contiguous()),
-             "out must be contiguous float32");
+  const cross_entropy_args::Args a = cross_entropy_args::read(call);
+  const View& logits = *a.logits;
+  const View& target = *a.target;
+  const View& weight = *a.weight;
+  const View& out = *a.out;
+  const int64_t N = a.N, C = a.C;
+  const bool has_w = a.has_w;
+  const double ignore = a.ignore;
+  const double eps = a.eps;
+  const int64_t reduction = a.reduction;
 
   const int32_t* tp = N > 0 ? target.ptr<int32_t>() : nullptr;
   for (int64_t n = 0; n < N; n++) {
