@@ -8,6 +8,7 @@
 // functions (sqrt correctly rounded; log and cos within an ulp or two of the cpu's libm), so a normal
 // draw can differ from the cpu in the last float64 bits, which survive the rounding to float32 only
 // when the value sits within those bits of a float32 rounding boundary.
+#include "kernels/random_args.h"
 #include "strided.cuh"
 
 namespace tessera {
@@ -128,36 +129,24 @@ void launch_random(const Call& call, int kind, const Dist& d, T* out, int64_t n)
   TESSERA_CUDA_LAUNCHED(call);
 }
 
-uint32_t key_word(const Call& call, size_t i) {
-  const int64_t k = call.iattr(i);
-  call.check(k >= 0 && k <= 0xffffffffLL, "key words must be in [0, 2^32)");
-  return static_cast<uint32_t>(k);
-}
-
 }  // namespace
 
 TESSERA_CUDA_KERNEL_HALF(random) {
-  call.expect(1, 6);
-  const View& dst = call.view(0);
-  call.check(dst.present(), "dst is required");
-  call.check(dst.contiguous(), "dst must be contiguous");
-  const int64_t kind = call.iattr(0);
-  call.check(kind >= 0 && kind <= 3, "kind must be 0 (uniform), 1 (normal), 2 (bernoulli) or 3 (randint)");
-  const double counter = call.attr(5);
-  call.check(counter >= 0 && counter <= 9007199254740992.0 && counter == std::floor(counter),
-             "counter must be an integer in [0, 2^53]");
+  const random_args::Args a = random_args::read(call);
+  const View& dst = *a.dst;
+  const int kind = a.kind;
   Dist d{};
-  d.p1 = call.attr(1);
-  d.p2 = call.attr(2);
+  d.p1 = a.p1;
+  d.p2 = a.p2;
   d.range = d.p2 - d.p1;
-  d.k0 = key_word(call, 3);
-  d.k1 = key_word(call, 4);
-  d.counter = static_cast<uint64_t>(counter);
+  d.k0 = a.k0;
+  d.k1 = a.k1;
+  d.counter = a.counter;
   const int64_t n = dst.numel;
   if (n == 0) return;
   dispatch_storage(dst.dtype, call, [&](auto tag) {
     using T = decltype(tag);
-    launch_random<T>(call, static_cast<int>(kind), d, dst.ptr<T>(), n);
+    launch_random<T>(call, kind, d, dst.ptr<T>(), n);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/elementwise.h"
+#include "kernels/random_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -123,12 +124,6 @@ void fill(const Dist& d, T* out, int64_t n) {
   }
 }
 
-uint32_t key_word(const Call& call, size_t i) {
-  const int64_t k = call.iattr(i);
-  call.check(k >= 0 && k <= 0xffffffffLL, "key words must be in [0, 2^32)");
-  return static_cast<uint32_t>(k);
-}
-
 }  // namespace
 }  // namespace tessera
 
@@ -136,17 +131,9 @@ using tessera::DType;
 using tessera::View;
 
 TESSERA_KERNEL(random) {
-  call.expect(1, 6);
-  const View& dst = call.view(0);
-  call.check(dst.present(), "dst is required");
-  call.check(dst.contiguous(), "dst must be contiguous");
-  const int64_t kind = call.iattr(0);
-  call.check(kind >= 0 && kind <= 3, "kind must be 0 (uniform), 1 (normal), 2 (bernoulli) or 3 (randint)");
-  const double counter = call.attr(5);
-  call.check(counter >= 0 && counter <= 9007199254740992.0 && counter == std::floor(counter),
-             "counter must be an integer in [0, 2^53]");
-  const tessera::Dist d{static_cast<int>(kind), call.attr(1), call.attr(2), tessera::key_word(call, 3),
-                        tessera::key_word(call, 4), static_cast<uint64_t>(counter)};
+  const tessera::random_args::Args a = tessera::random_args::read(call);
+  const View& dst = *a.dst;
+  const tessera::Dist d{a.kind, a.p1, a.p2, a.k0, a.k1, a.counter};
   const int64_t n = dst.numel;
   if (n == 0) return;
   switch (dst.dtype) {
