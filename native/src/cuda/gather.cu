@@ -9,41 +9,13 @@
 #include <string>
 #include <type_traits>
 
+#include "kernels/gather_args.h"
 #include "strided.cuh"
 
 namespace tessera {
 namespace {
 
-struct Geometry {
-  int rank = 0;
-  int dim = 0;
-  int64_t size = 1;    // x/dst size along dim (1 for rank 0)
-  int64_t dstride = 1;  // x/dst (contiguous) stride along dim
-  int64_t xstride[kMaxDims] = {};
-  int64_t istride[kMaxDims] = {};  // contiguous strides of index
-};
-
-Geometry geometry(const Call& call, const View& data, const View& index, int64_t dim, const char* data_name) {
-  Geometry g;
-  g.rank = data.ndim;
-  call.check(index.ndim == data.ndim, "index must have the rank of the indexed tensor");
-  call.check(dim >= 0 && dim < (g.rank == 0 ? 1 : g.rank), "dim is out of range");
-  g.dim = static_cast<int>(dim);
-  int64_t s = 1, si = 1;
-  for (int d = g.rank - 1; d >= 0; d--) {
-    g.xstride[d] = s;
-    s *= data.shape[d];
-    g.istride[d] = si;
-    si *= index.shape[d];
-  }
-  for (int d = 0; d < g.rank; d++)
-    if (d != g.dim && index.shape[d] > data.shape[d])
-      call.fail(std::string("index is larger than ") + data_name + " at dim " + std::to_string(d) +
-                ", which is not the indexing dim");
-  g.size = g.rank == 0 ? 1 : data.shape[g.dim];
-  g.dstride = g.rank == 0 ? 1 : g.xstride[g.dim];
-  return g;
-}
+using gather_args::Geometry;
 
 /** A stand-in view of index's shape (optionally with dim collapsed to 1) with the given strides. */
 View shaped(const View& index, const int64_t* strides, int collapse_dim) {
@@ -165,15 +137,11 @@ void launch_scatter(const Call& call, const Geometry& g, const View& dst, const 
 }  // namespace
 
 TESSERA_CUDA_KERNEL_HALF(gather) {
-  call.expect(3, 1);
-  const View& x = call.view(0);
-  const View& index = call.contiguous(1, DType::I32);
-  const View& out = call.view(2);
-  call.check(x.present() && out.present(), "x and out are required");
-  call.check(x.contiguous() && out.contiguous(), "x and out must be contiguous");
-  call.check(out.dtype == x.dtype, "out must have x's dtype");
-  call.check(out.same_shape(index), "out must have index's shape");
-  const Geometry g = geometry(call, x, index, call.iattr(0), "x");
+  const gather_args::Gather a = gather_args::gather(call);
+  const View& x = *a.x;
+  const View& index = *a.index;
+  const View& out = *a.out;
+  const Geometry& g = a.g;
   const int64_t n = index.numel;
   if (n == 0) return;
   // x offsets of each index element with its dim coordinate zeroed; index and out are contiguous.
@@ -191,15 +159,11 @@ TESSERA_CUDA_KERNEL_HALF(gather) {
 }
 
 TESSERA_CUDA_KERNEL(scatterAdd) {
-  call.expect(3, 1);
-  const View& dst = call.view(0);
-  const View& index = call.contiguous(1, DType::I32);
-  const View& src = call.view(2);
-  call.check(dst.present() && src.present(), "dst and src are required");
-  call.check(dst.contiguous(), "dst must be contiguous");
-  call.check(src.dtype == dst.dtype, "src must have dst's dtype");
-  call.check(src.same_shape(index), "src must have index's shape");
-  const Geometry g = geometry(call, dst, index, call.iattr(0), "dst");
+  const gather_args::Scatter a = gather_args::scatter(call);
+  const View& dst = *a.dst;
+  const View& index = *a.index;
+  const View& src = *a.src;
+  const Geometry& g = a.g;
   if (index.numel == 0) return;
   switch (dst.dtype) {
     case DType::F32:

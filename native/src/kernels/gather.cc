@@ -6,41 +6,13 @@
 #include <string>
 
 #include "kernels/elementwise.h"
+#include "kernels/gather_args.h"
 #include "tessera.h"
 
 namespace tessera {
 namespace {
 
-struct Geometry {
-  int rank = 0;
-  int dim = 0;
-  int64_t size = 1;                // x/dst size along dim (1 for rank 0)
-  int64_t ishape[kMaxDims] = {};   // index shape
-  int64_t xstride[kMaxDims] = {};  // contiguous strides of x/dst
-  int64_t n = 1;                   // index elements
-};
-
-Geometry geometry(const Call& call, const View& data, const View& index, int64_t dim, const char* data_name) {
-  Geometry g;
-  g.rank = data.ndim;
-  call.check(index.ndim == data.ndim, "index must have the rank of the indexed tensor");
-  call.check(dim >= 0 && dim < (g.rank == 0 ? 1 : g.rank), "dim is out of range");
-  g.dim = static_cast<int>(dim);
-  int64_t s = 1;
-  for (int d = g.rank - 1; d >= 0; d--) {
-    g.xstride[d] = s;
-    s *= data.shape[d];
-  }
-  for (int d = 0; d < g.rank; d++) {
-    g.ishape[d] = index.shape[d];
-    if (d != g.dim && index.shape[d] > data.shape[d])
-      call.fail(std::string("index is larger than ") + data_name + " at dim " + std::to_string(d) +
-                ", which is not the indexing dim");
-  }
-  g.size = g.rank == 0 ? 1 : data.shape[g.dim];
-  g.n = index.numel;
-  return g;
-}
+using gather_args::Geometry;
 
 /** Throws on the first index outside [0, size). */
 void validate(const Call& call, const char* op, const int32_t* idx, int64_t n, int64_t size, int dim) {
@@ -149,15 +121,11 @@ using tessera::DType;
 using tessera::View;
 
 TESSERA_KERNEL(gather) {
-  call.expect(3, 1);
-  const View& x = call.view(0);
-  const View& index = call.contiguous(1, DType::I32);
-  const View& out = call.view(2);
-  call.check(x.present() && out.present(), "x and out are required");
-  call.check(x.contiguous() && out.contiguous(), "x and out must be contiguous");
-  call.check(out.dtype == x.dtype, "out must have x's dtype");
-  call.check(out.same_shape(index), "out must have index's shape");
-  const tessera::Geometry g = tessera::geometry(call, x, index, call.iattr(0), "x");
+  const tessera::gather_args::Gather a = tessera::gather_args::gather(call);
+  const View& x = *a.x;
+  const View& index = *a.index;
+  const View& out = *a.out;
+  const tessera::Geometry& g = a.g;
   if (g.n == 0) return;
   const int32_t* idx = index.ptr<int32_t>();
   tessera::validate(call, "gather", idx, g.n, g.size, g.dim);
@@ -180,15 +148,11 @@ TESSERA_KERNEL(gather) {
 }
 
 TESSERA_KERNEL(scatterAdd) {
-  call.expect(3, 1);
-  const View& dst = call.view(0);
-  const View& index = call.contiguous(1, DType::I32);
-  const View& src = call.view(2);
-  call.check(dst.present() && src.present(), "dst and src are required");
-  call.check(dst.contiguous(), "dst must be contiguous");
-  call.check(src.dtype == dst.dtype, "src must have dst's dtype");
-  call.check(src.same_shape(index), "src must have index's shape");
-  const tessera::Geometry g = tessera::geometry(call, dst, index, call.iattr(0), "dst");
+  const tessera::gather_args::Scatter a = tessera::gather_args::scatter(call);
+  const View& dst = *a.dst;
+  const View& index = *a.index;
+  const View& src = *a.src;
+  const tessera::Geometry& g = a.g;
   if (g.n == 0) return;
   const int32_t* idx = index.ptr<int32_t>();
   tessera::validate(call, "scatterAdd", idx, g.n, g.size, g.dim);
