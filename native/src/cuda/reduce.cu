@@ -20,12 +20,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/reduce_plan.h"
 #include "rowops.cuh"
 
 namespace tessera {
 namespace {
 
-enum class Op { Sum = 0, Prod = 1, Max = 2, Min = 3, ArgMax = 4, ArgMin = 5 };
+using reduce_plan::Op;
 
 template <typename V>
 struct Indexed {
@@ -264,11 +265,7 @@ __global__ void fill_value_kernel(T* __restrict__ out, int64_t n, T value) {
 
 // ---- host side -----------------------------------------------------------------------------------
 
-struct Block {
-  int64_t size;
-  int64_t stride;
-  bool reduced;
-};
+using reduce_plan::Block;
 
 constexpr int kThreads = 256;
 /** Rows layouts reducing at most this many elements per output get a warp each. */
@@ -434,37 +431,11 @@ void run_sum_prod(const Call& call, const View& x, const View& out, const std::v
 }  // namespace
 
 TESSERA_CUDA_KERNEL(reduce) {
-  call.expect(2, 1);
-  const View& x = call.view(0);
-  const View& out = call.view(1);
-  // An empty view may have no storage behind it and any strides (core's contiguous() keeps it as is).
-  call.check(x.numel == 0 || (x.present() && x.contiguous()), "x must be present and contiguous");
-  call.check(out.numel == 0 || (out.present() && out.contiguous()), "out must be present and contiguous");
-  const int64_t opi = call.iattr(0);
-  call.check(opi >= 0 && opi <= 5, "op index out of range");
-  const Op op = static_cast<Op>(opi);
-  const int nd = x.ndim;
-  bool reduced[kMaxDims] = {};
-  int naxes = 0;
-  int last = -1;
-  for (size_t i = 1; i < call.attrs.size(); i++) {
-    const int64_t a = call.iattr(i);
-    call.check(a >= 0 && a < nd, "axis out of range");
-    call.check(a > last, "axes must be sorted and distinct");
-    reduced[a] = true;
-    last = static_cast<int>(a);
-    naxes++;
-  }
-  call.check(out.ndim == nd, "out must have x's rank");
-  for (int i = 0; i < nd; i++)
-    call.check(out.shape[i] == (reduced[i] ? 1 : x.shape[i]), "out must have x's shape with reduced axes set to 1");
-  const bool arg = op == Op::ArgMax || op == Op::ArgMin;
-  if (arg) {
-    call.check(out.dtype == DType::I32, "argmax/argmin write int32");
-    call.check(naxes == 1, "argmax/argmin take exactly one axis");
-  } else {
-    call.check(out.dtype == x.dtype, "out must have x's dtype");
-  }
+  const reduce_plan::Plan p = reduce_plan::plan(call);
+  const View& x = *p.x;
+  const View& out = *p.out;
+  const Op op = p.op;
+  const bool arg = p.arg;
   call.check(x.dtype == DType::F32 || x.dtype == DType::I32 || x.dtype == DType::Bool,
              "reduce supports float32, int32 and bool (TS converts halves)");
   if (!arg && op == Op::Sum) call.check(x.dtype != DType::Bool, "sum of bool is not supported (cast to int32 first)");
@@ -475,19 +446,7 @@ TESSERA_CUDA_KERNEL(reduce) {
   }
 
   // Coalesce: drop size-1 dims, merge neighbours that are both kept or both reduced (x is contiguous).
-  std::vector<Block> rev;
-  int64_t stride = 1;
-  for (int i = nd - 1; i >= 0; i--) {
-    const int64_t s = x.shape[i];
-    if (s == 1) continue;
-    if (!rev.empty() && rev.back().reduced == reduced[i]) {
-      rev.back().size *= s;
-    } else {
-      rev.push_back({s, stride, reduced[i]});
-    }
-    stride *= s;
-  }
-  const std::vector<Block> blocks(rev.rbegin(), rev.rend());
+  const std::vector<Block> blocks = reduce_plan::coalesce(x, p.reduced);
   switch (op) {
     case Op::Sum:
       return run_sum_prod<Op::Sum>(call, x, out, blocks);

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/reduce_plan.h"
 #include "kernels/row_math.h"
 #include "tessera.h"
 
@@ -20,7 +21,7 @@ namespace {
 typedef int32_t vi32 __attribute__((vector_size(rowimpl::kVecBytes)));
 typedef uint32_t vu32 __attribute__((vector_size(rowimpl::kVecBytes)));
 
-enum class Op { Sum = 0, Prod = 1, Max = 2, Min = 3, ArgMax = 4, ArgMin = 5 };
+using reduce_plan::Op;
 
 /** T: element type in storage; A: accumulator type. */
 template <typename T, typename A, Op op>
@@ -125,11 +126,7 @@ struct Odometer {
   }
 };
 
-struct Block {
-  int64_t size;
-  int64_t stride;
-  bool reduced;
-};
+using reduce_plan::Block;
 
 // Work sizes: below kSerial elements one thread does everything; a single output's reduction is
 // split into pieces of about kPiece elements when there are too few outputs to share the work.
@@ -420,37 +417,13 @@ void reduce_op(const Call& call, const View& x, const View& out, const std::vect
 
 TESSERA_KERNEL(reduce) {
   using namespace tessera;
-  call.expect(2, 1);
-  const View& x = call.view(0);
-  const View& out = call.view(1);
-  // An empty view may have no storage behind it and any strides (core's contiguous() keeps it as is).
-  call.check(x.numel == 0 || (x.present() && x.contiguous()), "x must be present and contiguous");
-  call.check(out.numel == 0 || (out.present() && out.contiguous()), "out must be present and contiguous");
-  const int64_t opi = call.iattr(0);
-  call.check(opi >= 0 && opi <= 5, "op index out of range");
-  const Op op = static_cast<Op>(opi);
-  const int nd = x.ndim;
-  bool reduced[kMaxDims] = {};
-  int naxes = 0;
-  int last = -1;
-  for (size_t i = 1; i < call.attrs.size(); i++) {
-    const int64_t a = call.iattr(i);
-    call.check(a >= 0 && a < nd, "axis out of range");
-    call.check(a > last, "axes must be sorted and distinct");
-    reduced[a] = true;
-    last = static_cast<int>(a);
-    naxes++;
-  }
-  call.check(out.ndim == nd, "out must have x's rank");
-  for (int i = 0; i < nd; i++)
-    call.check(out.shape[i] == (reduced[i] ? 1 : x.shape[i]), "out must have x's shape with reduced axes set to 1");
-  const bool arg = op == Op::ArgMax || op == Op::ArgMin;
-  if (arg) {
-    call.check(out.dtype == DType::I32, "argmax/argmin write int32");
-    call.check(naxes == 1, "argmax/argmin take exactly one axis");
-  } else {
-    call.check(out.dtype == x.dtype, "out must have x's dtype");
-  }
+  const reduce_plan::Plan p = reduce_plan::plan(call);
+  const View& x = *p.x;
+  const View& out = *p.out;
+  const Op op = p.op;
+  const int nd = p.nd;
+  const int last = p.last;
+  const bool arg = p.arg;
   if (out.numel == 0) return;
 
   if (arg) {
@@ -479,20 +452,7 @@ TESSERA_KERNEL(reduce) {
   }
 
   // Coalesce: drop size-1 dims, merge neighbours that are both kept or both reduced (x is contiguous).
-  std::vector<Block> blocks;
-  int64_t stride = 1;
-  std::vector<Block> rev;
-  for (int i = nd - 1; i >= 0; i--) {
-    const int64_t s = x.shape[i];
-    if (s == 1) continue;
-    if (!rev.empty() && rev.back().reduced == reduced[i]) {
-      rev.back().size *= s;
-    } else {
-      rev.push_back({s, stride, reduced[i]});
-    }
-    stride *= s;
-  }
-  blocks.assign(rev.rbegin(), rev.rend());
+  const std::vector<Block> blocks = reduce_plan::coalesce(x, p.reduced);
   switch (op) {
     case Op::Sum:
       reduce_op<Op::Sum>(call, x, out, blocks);
