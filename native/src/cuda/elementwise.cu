@@ -15,55 +15,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "kernels/elementwise_args.h"
 #include "strided.cuh"
 
 namespace tessera {
 namespace {
 
 // Op indices: UNARY_OPS / BINARY_OPS in packages/core/src/backend.ts, in that order.
-enum Unary {
-  kNeg,
-  kAbs,
-  kExp,
-  kLog,
-  kLog1p,
-  kExpm1,
-  kSqrt,
-  kRsqrt,
-  kReciprocal,
-  kSin,
-  kCos,
-  kTanh,
-  kSigmoid,
-  kRelu,
-  kErf,
-  kSign,
-  kFloor,
-  kCeil,
-  kRound,
-  kLogicalNot,
-  kIsnan,
-  kNumUnary
-};
-
-enum Binary {
-  kAdd,
-  kSub,
-  kMul,
-  kDiv,
-  kPow,
-  kMaximum,
-  kMinimum,
-  kEq,
-  kNe,
-  kLt,
-  kLe,
-  kGt,
-  kGe,
-  kLogicalAnd,
-  kLogicalOr,
-  kNumBinary
-};
+using namespace ew_ops;  // Unary, Binary
 
 /** Calls f(std::integral_constant<int, v>) for the runtime v in [Lo, Hi). */
 template <int Lo, int Hi, typename F>
@@ -689,11 +648,9 @@ void launch_fill(const Call& call, const View& v, T value) {
 }  // namespace
 
 TESSERA_CUDA_KERNEL_HALF(copy) {
-  call.expect(2, 0);
-  const View& src = call.view(0);
-  const View& dst = call.view(1);
-  call.check(src.present() && dst.present(), "src and dst are required");
-  call.check(src.same_shape(dst), "src and dst must have the same shape");
+  const ew_args::Copy cp = ew_args::copy(call);
+  const View& src = *cp.src;
+  const View& dst = *cp.dst;
   if (dst.numel == 0) return;
   if (overlap(src, dst) && !same_layout(src, dst)) {
     // Threads read and write in no particular order, so a partly overlapping source (a shift within
@@ -715,9 +672,7 @@ TESSERA_CUDA_KERNEL_HALF(copy) {
 }
 
 TESSERA_CUDA_KERNEL_HALF(fill) {
-  call.expect(1, 1);
-  const View& dst = call.view(0);
-  call.check(dst.present(), "dst is required");
+  const View& dst = ew_args::fill(call);
   if (dst.numel == 0) return;
   const double v = call.attr(0);
   dispatch_storage(dst.dtype, call, [&](auto tag) {
@@ -727,14 +682,11 @@ TESSERA_CUDA_KERNEL_HALF(fill) {
 }
 
 TESSERA_CUDA_KERNEL_HALF(where) {
-  call.expect(4, 0);
-  const View& c = call.view(0);
-  const View& a = call.view(1);
-  const View& b = call.view(2);
-  const View& out = call.view(3);
-  call.check(c.present() && a.present() && b.present() && out.present(), "cond, a, b and out are required");
-  call.check(c.same_shape(out) && a.same_shape(out) && b.same_shape(out), "cond, a, b and out must have one shape");
-  call.check(a.dtype == out.dtype && b.dtype == out.dtype, "a, b and out must have one dtype");
+  const ew_args::Where w = ew_args::where(call);
+  const View& c = *w.c;
+  const View& a = *w.a;
+  const View& b = *w.b;
+  const View& out = *w.out;
   if (out.numel == 0) return;
   const View* vs[4] = {&c, &a, &b, &out};
   const Plan<4> p = make_plan(vs, out);
@@ -756,15 +708,11 @@ TESSERA_CUDA_KERNEL_HALF(where) {
 }
 
 TESSERA_CUDA_KERNEL_HALF(unary) {
-  call.expect(2, 1);
-  const View& x = call.view(0);
-  const View& out = call.view(1);
-  call.check(x.present() && out.present(), "x and out are required");
-  call.check(x.same_shape(out), "x and out must have the same shape");
-  const int64_t op = call.iattr(0);
-  call.check(op >= 0 && op < kNumUnary, "unknown unary op");
+  const ew_args::UnaryCall u = ew_args::unary(call);
+  const View& x = *u.x;
+  const View& out = *u.out;
   if (out.numel == 0) return;
-  const int o = static_cast<int>(op);
+  const int o = u.op;
   if (unary_typed(call, o, x, out)) return;
   const View* vs[2] = {&x, &out};
   const Plan<2> p = make_plan(vs, out);
@@ -774,17 +722,12 @@ TESSERA_CUDA_KERNEL_HALF(unary) {
 }
 
 TESSERA_CUDA_KERNEL_HALF(binary) {
-  call.expect(3, 1);
-  const View& a = call.view(0);
-  const View& b = call.view(1);
-  const View& out = call.view(2);
-  call.check(a.present() && b.present() && out.present(), "a, b and out are required");
-  call.check(a.same_shape(out) && b.same_shape(out), "a, b and out must have the same shape");
-  call.check(a.dtype == b.dtype, "a and b must have the same dtype");
-  const int64_t op = call.iattr(0);
-  call.check(op >= 0 && op < kNumBinary, "unknown binary op");
+  const ew_args::BinaryCall bc = ew_args::binary(call);
+  const View& a = *bc.a;
+  const View& b = *bc.b;
+  const View& out = *bc.out;
   if (out.numel == 0) return;
-  const int o = static_cast<int>(op);
+  const int o = bc.op;
   if (binary_typed(call, o, a, b, out)) return;
   const View* vs[3] = {&a, &b, &out};
   const Plan<3> p = make_plan(vs, out);

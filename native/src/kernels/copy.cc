@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/elementwise.h"
+#include "kernels/elementwise_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -332,11 +333,9 @@ using tessera::DType;
 using tessera::View;
 
 TESSERA_KERNEL(copy) {
-  call.expect(2, 0);
-  const View& src = call.view(0);
-  const View& dst = call.view(1);
-  call.check(src.present() && dst.present(), "src and dst are required");
-  call.check(src.same_shape(dst), "src and dst must have the same shape");
+  const tessera::ew_args::Copy cp = tessera::ew_args::copy(call);
+  const View& src = *cp.src;
+  const View& dst = *cp.dst;
   if (dst.numel == 0) return;
   if (src.dtype == dst.dtype) {
     tessera::raw_by_size(src, dst);
@@ -369,9 +368,7 @@ TESSERA_KERNEL(copy) {
 }
 
 TESSERA_KERNEL(fill) {
-  call.expect(1, 1);
-  const View& dst = call.view(0);
-  call.check(dst.present(), "dst is required");
+  const View& dst = tessera::ew_args::fill(call);
   if (dst.numel == 0) return;
   const double v = call.attr(0);
   switch (dst.dtype) {
@@ -397,14 +394,11 @@ TESSERA_KERNEL(fill) {
 }
 
 TESSERA_KERNEL(where) {
-  call.expect(4, 0);
-  const View& c = call.view(0);
-  const View& a = call.view(1);
-  const View& b = call.view(2);
-  const View& out = call.view(3);
-  call.check(c.present() && a.present() && b.present() && out.present(), "cond, a, b and out are required");
-  call.check(c.same_shape(out) && a.same_shape(out) && b.same_shape(out), "cond, a, b and out must have one shape");
-  call.check(a.dtype == out.dtype && b.dtype == out.dtype, "a, b and out must have one dtype");
+  const tessera::ew_args::Where w = tessera::ew_args::where(call);
+  const View& c = *w.c;
+  const View& a = *w.a;
+  const View& b = *w.b;
+  const View& out = *w.out;
   if (out.numel == 0) return;
   switch (tessera::dtype_size(out.dtype)) {
     case 1:

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/elementwise.h"
+#include "kernels/elementwise_args.h"
 #include "tessera.h"
 
 namespace tessera {
@@ -17,49 +18,7 @@ namespace {
 
 using ew::Plan;
 
-enum Unary {
-  kNeg,
-  kAbs,
-  kExp,
-  kLog,
-  kLog1p,
-  kExpm1,
-  kSqrt,
-  kRsqrt,
-  kReciprocal,
-  kSin,
-  kCos,
-  kTanh,
-  kSigmoid,
-  kRelu,
-  kErf,
-  kSign,
-  kFloor,
-  kCeil,
-  kRound,
-  kLogicalNot,
-  kIsnan,
-  kNumUnary
-};
-
-enum Binary {
-  kAdd,
-  kSub,
-  kMul,
-  kDiv,
-  kPow,
-  kMaximum,
-  kMinimum,
-  kEq,
-  kNe,
-  kLt,
-  kLe,
-  kGt,
-  kGe,
-  kLogicalAnd,
-  kLogicalOr,
-  kNumBinary
-};
+using namespace ew_ops;  // Unary, Binary
 
 constexpr int64_t kGrain = 32768;
 constexpr int64_t kSlowGrain = 4096;  // transcendental ops: more work per element
@@ -489,15 +448,11 @@ using tessera::DType;
 using tessera::View;
 
 TESSERA_KERNEL(unary) {
-  call.expect(2, 1);
-  const View& x = call.view(0);
-  const View& out = call.view(1);
-  call.check(x.present() && out.present(), "x and out are required");
-  call.check(x.same_shape(out), "x and out must have the same shape");
-  const int64_t op = call.iattr(0);
-  call.check(op >= 0 && op < tessera::kNumUnary, "unknown unary op");
+  const tessera::ew_args::UnaryCall u = tessera::ew_args::unary(call);
+  const View& x = *u.x;
+  const View& out = *u.out;
   if (out.numel == 0) return;
-  const int o = static_cast<int>(op);
+  const int o = u.op;
   if (x.dtype == DType::F32 && out.dtype == DType::F32 && tessera::unary_f32_fast(o, x, out)) return;
   if (x.dtype == DType::I32 && out.dtype == DType::I32 && tessera::unary_i32_fast(o, x, out)) return;
   if (o == tessera::kIsnan && x.dtype == DType::F32 && out.dtype == DType::Bool) {
@@ -512,17 +467,12 @@ TESSERA_KERNEL(unary) {
 }
 
 TESSERA_KERNEL(binary) {
-  call.expect(3, 1);
-  const View& a = call.view(0);
-  const View& b = call.view(1);
-  const View& out = call.view(2);
-  call.check(a.present() && b.present() && out.present(), "a, b and out are required");
-  call.check(a.same_shape(out) && b.same_shape(out), "a, b and out must have the same shape");
-  call.check(a.dtype == b.dtype, "a and b must have the same dtype");
-  const int64_t op = call.iattr(0);
-  call.check(op >= 0 && op < tessera::kNumBinary, "unknown binary op");
+  const tessera::ew_args::BinaryCall bc = tessera::ew_args::binary(call);
+  const View& a = *bc.a;
+  const View& b = *bc.b;
+  const View& out = *bc.out;
   if (out.numel == 0) return;
-  const int o = static_cast<int>(op);
+  const int o = bc.op;
   if (out.dtype == DType::Bool) {
     if (a.dtype == DType::F32 && tessera::compare_fast<float>(o, a, b, out)) return;
     if (a.dtype == DType::I32 && tessera::compare_fast<int32_t>(o, a, b, out)) return;
