@@ -292,12 +292,7 @@ void run_reduce(const Call& call, const View& xv, const View& ov, const std::vec
   const int64_t busy = busy_blocks();
   Dims kept, red;
   if (!blocks.empty() && blocks.back().reduced) {
-    for (size_t i = 0; i + 1 < blocks.size(); i++) {
-      Dims& d = blocks[i].reduced ? red : kept;
-      d.size[d.n] = blocks[i].size;
-      d.stride[d.n] = blocks[i].stride;
-      d.n++;
-    }
+    reduce_plan::split_leading(blocks, kept, red);
     const int64_t L = blocks.back().size;
     const int64_t outs = kept.total();
     const int64_t per = red.total() * L;
@@ -334,12 +329,7 @@ void run_reduce(const Call& call, const View& xv, const View& ov, const std::vec
   int64_t I = 1;
   if (!blocks.empty()) {
     I = blocks.back().size;
-    for (size_t i = 0; i + 1 < blocks.size(); i++) {
-      Dims& d = blocks[i].reduced ? red : kept;
-      d.size[d.n] = blocks[i].size;
-      d.stride[d.n] = blocks[i].stride;
-      d.n++;
-    }
+    reduce_plan::split_leading(blocks, kept, red);
   }
   const int64_t G = kept.total(), NR = red.total();
   int bx = 1;

@@ -139,12 +139,7 @@ constexpr int64_t kTile = 512;
 template <typename R, typename T, typename A>
 void reduce_rows(const T* x, T* out, const std::vector<Block>& blocks) {
   Odometer kept, red;
-  for (size_t i = 0; i + 1 < blocks.size(); i++) {
-    Odometer& d = blocks[i].reduced ? red : kept;
-    d.size[d.n] = blocks[i].size;
-    d.stride[d.n] = blocks[i].stride;
-    d.n++;
-  }
+  reduce_plan::split_leading(blocks, kept, red);
   const int64_t L = blocks.back().size;
   const int64_t outs = kept.total();
   const int64_t per = red.total() * L;
@@ -196,12 +191,7 @@ void reduce_cols(const T* x, T* out, const std::vector<Block>& blocks) {
   int64_t I = 1;
   if (!blocks.empty()) {
     I = blocks.back().size;
-    for (size_t i = 0; i + 1 < blocks.size(); i++) {
-      Odometer& d = blocks[i].reduced ? red : kept;
-      d.size[d.n] = blocks[i].size;
-      d.stride[d.n] = blocks[i].stride;
-      d.n++;
-    }
+    reduce_plan::split_leading(blocks, kept, red);
   }
   const int64_t G = kept.total();
   const int64_t NR = red.total();

@@ -91,5 +91,19 @@ inline std::vector<Block> coalesce(const View& x, const bool* reduced) {
   return std::vector<Block>(rev.rbegin(), rev.rend());
 }
 
+/**
+ * Appends every block but the last (the innermost, walked apart) to kept or red by kind, outer first.
+ * D: any dims list with n, size[] and stride[] (the cpu's Odometer, the cuda's Dims).
+ */
+template <typename D>
+inline void split_leading(const std::vector<Block>& blocks, D& kept, D& red) {
+  for (size_t i = 0; i + 1 < blocks.size(); i++) {
+    D& d = blocks[i].reduced ? red : kept;
+    d.size[d.n] = blocks[i].size;
+    d.stride[d.n] = blocks[i].stride;
+    d.n++;
+  }
+}
+
 }  // namespace reduce_plan
 }  // namespace tessera
