@@ -116,6 +116,16 @@ for d in dirs:
 EOF
 }
 
+# The GPU and what the addon says of it, into run.log.
+report_device() {
+  {
+    echo "== nvidia-smi"
+    nvidia-smi 2>&1 || echo "nvidia-smi failed"
+    echo "== cuda status (node .gpu/cuda-bench.mjs --status)"
+    node "$GPU/cuda-bench.mjs" --status 2>&1
+  } | tee -a "$OUT/run.log"
+}
+
 BUILT=0
 build() {
   [ "$BUILT" = 1 ] && return 0
@@ -126,12 +136,7 @@ build() {
     xz -dc "$GPU/tessera_native.node.xz" >/tmp/tessera_native.node && export TESSERA_NATIVE_BINARY=/tmp/tessera_native.node
     log "TESSERA_NATIVE_BINARY=/tmp/tessera_native.node (prebuilt, carried in .gpu/; GPU_BUILD=cmake builds here instead)"
     BUILT=1
-    {
-      echo "== nvidia-smi"
-      nvidia-smi 2>&1 || echo "nvidia-smi failed"
-      echo "== cuda status (node .gpu/cuda-bench.mjs --status)"
-      node "$GPU/cuda-bench.mjs" --status 2>&1
-    } | tee -a "$OUT/run.log"
+    report_device
     return 0
   fi
   local tb=${TBUILD:-/tmp/tbuild}
@@ -155,12 +160,7 @@ build() {
   export TESSERA_NATIVE_BINARY=$bin
   log "TESSERA_NATIVE_BINARY=$bin ($(du -h "$bin" | cut -f1))"
   BUILT=1
-  {
-    echo "== nvidia-smi"
-    nvidia-smi 2>&1 || echo "nvidia-smi failed"
-    echo "== cuda status (node .gpu/cuda-bench.mjs --status)"
-    node "$GPU/cuda-bench.mjs" --status 2>&1
-  } | tee -a "$OUT/run.log"
+  report_device
 }
 
 checks() {
