@@ -87,12 +87,18 @@ export function selectBackend(requested?: string): { name: BackendName; message:
     findBackend(b.name);
     return { name: b.name, message: `backend: ${b.name} (${b.detail}) — as asked` };
   }
-  const best = all.find((x) => x.available);
+  // cuda is chosen only when asked for: its kernels have not yet been through a GPU conformance run
+  // (docs/cuda.md), so an unverified device is never picked behind a user's back.
+  const best = all.find((x) => x.available && x.name !== "cuda");
   if (!best) throw new CliError("no backend is available", "reinstall @tessera/backend-js");
   setBackend(best.name);
   const faster = all
     .slice(0, all.indexOf(best))
-    .map((x) => `${x.name}: unavailable (${x.detail})`)
+    .map((x) =>
+      x.available
+        ? `${x.name}: available (${x.detail}), used with --backend ${x.name}`
+        : `${x.name}: unavailable (${x.detail})`,
+    )
     .join("; ");
   return {
     name: best.name,

@@ -52,7 +52,7 @@ export interface TrainRunOptions extends RunOptions {
   resume?: boolean;
   /** Start afresh even if `out` already holds a run. */
   force?: boolean;
-  /** `js`, `native` or `cuda`; default the fastest available. */
+  /** `js`, `native` or `cuda`; default the fastest available on the CPU (cuda only when asked). */
   backend?: string;
   /** Aborting stops after the current step and saves a checkpoint (what Ctrl-C does). */
   signal?: AbortSignal;

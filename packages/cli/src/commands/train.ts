@@ -47,7 +47,10 @@ export function addTrainCommand(program: Command, io: Io): void {
     .description("train a model; Ctrl-C saves a checkpoint that --resume continues bit for bit")
     .argument("<task>", `one of: ${TASKS.map((t) => t.name).join(", ")}`)
     .option("--data <dir>", "IDX directory or image folder (default: the task's shipped or generated data)")
-    .option("--backend <name>", "js, native or cuda (default: the fastest available)")
+    .option(
+      "--backend <name>",
+      "js, native or cuda (default: the fastest available on the CPU; cuda when asked)",
+    )
     .option("--epochs <n>", "epochs to train (default: the task's)")
     .option("--batch-size <n>", "batch size (default: the task's)")
     .option("--lr <rate>", "peak learning rate of the warmup-cosine schedule")
