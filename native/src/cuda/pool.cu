@@ -147,32 +147,31 @@ void with_index(int64_t n, F&& launch) {
 
 Dims dims_of(const Planes& p) { return {p.H, p.W, p.Ho, p.Wo}; }
 
-}  // namespace
-
-TESSERA_CUDA_KERNEL(maxPool2d) {
-  const pool::Pool args = pool::max_pool_args(call);
+/** One thread per output of max (Avg false) or average pooling, with 32- or 64-bit indices. */
+template <bool Avg>
+void launch_pool(const Call& call, const pool::Pool& args) {
   const Planes& p = args.p;
   const PoolGeometry& a = args.a;
   const int64_t n = p.planes * p.Ho * p.Wo;
   if (n == 0) return;
   with_index(n, [&](auto tag) {
     using I = decltype(tag);
-    max_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
+    if constexpr (Avg)
+      avg_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
+    else
+      max_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
   });
   TESSERA_CUDA_LAUNCHED(call);
 }
 
+}  // namespace
+
+TESSERA_CUDA_KERNEL(maxPool2d) {
+  launch_pool<false>(call, pool::max_pool_args(call));
+}
+
 TESSERA_CUDA_KERNEL(avgPool2d) {
-  const pool::Pool args = pool::avg_pool_args(call);
-  const Planes& p = args.p;
-  const PoolGeometry& a = args.a;
-  const int64_t n = p.planes * p.Ho * p.Wo;
-  if (n == 0) return;
-  with_index(n, [&](auto tag) {
-    using I = decltype(tag);
-    avg_pool_kernel<I><<<grid_for(n), kThreads, 0, cuda::stream()>>>(p.x, p.out, static_cast<I>(n), dims_of(p), a);
-  });
-  TESSERA_CUDA_LAUNCHED(call);
+  launch_pool<true>(call, pool::avg_pool_args(call));
 }
 
 TESSERA_CUDA_KERNEL(adaptiveAvgPool2d) {

@@ -75,15 +75,7 @@ export const MODEL_CASES: Record<string, { spec: ModelCase; checked?: number; mi
   vit_seed_fixed: { spec: vitCase as ModelCase, minChecked: 31 },
   depth_vit: {
     spec: {
-      build: (c) =>
-        new MiniViTDepth({
-          imgSize: c.img as number,
-          patchSize: c.patch as number,
-          inChannels: c.in_ch as number,
-          dim: c.dim as number,
-          heads: c.heads as number,
-          depth: c.depth as number,
-        }),
+      build: (c) => new MiniViTDepth(miniVitFromConfig(c)),
       forward: (m, x) => {
         const y = (m as MiniViTDepth).forward(x.x!);
         return { y, loss: (m as MiniViTDepth).loss(y, x.target!) };
